@@ -1,0 +1,375 @@
+"""One training loop for every GAN in the course.
+
+The loop knows nothing about the model: the notebook (or `ganhelpers.steps`) writes two functions
+
+    d_step(G, D, real, labels, trainer) -> {"loss_D": tensor, ...anything else to log}
+    g_step(G, D, real, labels, trainer) -> {"loss_G": tensor, ...}
+
+and the loop does the plumbing around them: batches, optimizers, mixed precision, `n_critic`,
+logging without a host sync every step, checkpoints, resume, a time budget and callbacks
+(dashboards, sample grids, metrics) that hook in through `Callback`.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+
+from .data import BatchSampler
+from .utils import get_device, load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+
+AMP_MODES = ("off", "auto", "fp16", "bf16")
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000              # generator updates; each one follows n_critic D updates
+    batch_size: int = 64
+    n_critic: int = 1              # D (critic) updates per G update: 5 for WGAN-GP
+    lr_G: float = 2e-4
+    lr_D: float = 2e-4
+    betas: tuple = (0.5, 0.999)    # Adam; DCGAN's beta1 = 0.5 damps the oscillation of the game
+    seed: int = 0
+    device: str = "auto"           # auto | cpu | cuda | mps
+    minutes: float | None = None   # time budget: stop gracefully (with a checkpoint) when spent
+    log_every: int = 10            # history row every N steps (the only host sync in the loop)
+    ckpt_every: int = 0            # checkpoint every N steps (0: only at the end); needs out_dir
+    out_dir: str | None = None     # where checkpoint.pt, history.csv and config.json go
+    resume: bool = False           # continue from out_dir/checkpoint.pt
+    amp: str = "off"               # mixed precision on CUDA: off | auto | fp16 | bf16
+    channels_last: bool = False    # NHWC memory layout on CUDA (faster convs on tensor cores)
+    n_fixed: int = 64              # size of the fixed noise batch used for progress grids
+    progress: bool = True          # tqdm progress bar
+
+    def __post_init__(self):
+        self.betas = tuple(self.betas)
+        problems = []
+        for name in ("steps", "batch_size", "n_critic", "log_every", "n_fixed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"{name}={value!r} must be a whole number >= 1")
+        if not isinstance(self.ckpt_every, int) or self.ckpt_every < 0:
+            problems.append(f"ckpt_every={self.ckpt_every!r} must be >= 0 (0 = only at the end)")
+        for name in ("lr_G", "lr_D"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name}={getattr(self, name)} must be > 0")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            problems.append(f"betas={self.betas} must be two numbers in [0, 1)")
+        if self.minutes is not None and not self.minutes > 0:
+            problems.append(f"minutes={self.minutes} must be > 0 (or None for no budget)")
+        if self.amp not in AMP_MODES:
+            problems.append(f"amp={self.amp!r} must be one of {AMP_MODES}")
+        if self.resume and not self.out_dir:
+            problems.append("resume=True needs out_dir (the run folder holding checkpoint.pt)")
+        if problems:
+            raise ValueError("bad TrainConfig: " + "; ".join(problems))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """Build from a dict (e.g. config.json); unknown keys are an error, not silently ignored."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown TrainConfig keys {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**d)
+
+
+class Callback:
+    """Hooks the loop calls; override what you need. `trainer` gives access to everything."""
+
+    def on_train_start(self, trainer: "Trainer"): ...
+    def on_step_end(self, trainer: "Trainer"): ...
+    def on_log(self, trainer: "Trainer", logs: dict): ...
+    def on_train_end(self, trainer: "Trainer"): ...
+
+
+class NonFiniteLoss(RuntimeError):
+    """A loss became NaN or infinite: the run stopped; the message names the step and checkpoint."""
+
+
+class Trainer:
+    """Trains any G/D pair with the given step functions. `fit()` runs and returns `history`.
+
+    G must have `z_dim` and `n_classes` (see `ganhelpers.nets`). `data` is an ImageSet/PointSet
+    (wrapped in a `BatchSampler` on the training device) or a ready `BatchSampler`.
+    """
+
+    def __init__(self, G, D, d_step, g_step, data, config: TrainConfig, callbacks=(), opt_G=None, opt_D=None,
+                 meta: dict | None = None):
+        self.config, self.meta = config, dict(meta or {})  # meta: e.g. model and dataset names
+        self.device = get_device(config.device)
+        seed_everything(config.seed)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.d_step, self.g_step = d_step, g_step
+        self.sampler = data if isinstance(data, BatchSampler) else BatchSampler(
+            data, config.batch_size, device=self.device, seed=config.seed)
+        self.opt_G = opt_G or torch.optim.Adam(G.parameters(), lr=config.lr_G, betas=config.betas)
+        self.opt_D = opt_D or torch.optim.Adam(D.parameters(), lr=config.lr_D, betas=config.betas)
+        self.callbacks = list(callbacks)
+        self.amp_dtype = _amp_dtype(config.amp, self.device)
+        fp16 = self.amp_dtype == torch.float16
+        self.scaler_D = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.scaler_G = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.scaler = self.scaler_D  # the active one, for steps that need it (gradient penalty)
+        self.channels_last = config.channels_last and self.device.type == "cuda"
+        if self.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        # fixed noise from its own generator, so progress grids never perturb the training RNG
+        gen = torch.Generator().manual_seed(config.seed + 12345)
+        self.fixed_z = torch.randn(config.n_fixed, G.z_dim, generator=gen).to(self.device)  # (n, z_dim)
+        self.fixed_labels = (torch.arange(config.n_fixed) % G.n_classes).to(self.device) if G.n_classes else None
+        self.D_probabilities = True  # D_real/D_fake are probabilities; steps for critics set False
+        self.step = 0
+        self.history: dict[str, list] = {"step": []}
+        self.stopped_reason = ""
+        self._stop_request = None
+        self._pending: list[dict] = []  # per-step logs still on the device
+        self.last_checkpoint: Path | None = None
+        self._ckpt_step = 0
+        self.out_dir = Path(config.out_dir) if config.out_dir else None
+        if config.resume:
+            self._resume()
+
+    # ---- public helpers for callbacks and notebooks ------------------------------------------
+    def stop(self, reason: str = "stopped") -> None:
+        """Ask the loop to end gracefully after the current step."""
+        self._stop_request = reason
+
+    @torch.no_grad()
+    def sample_fixed(self) -> torch.Tensor:
+        """G's output for the fixed noise batch, in eval mode: (n_fixed, C, H, W) in [-1, 1] on CPU."""
+        was_training = self.G.training
+        self.G.eval()
+        out = self.G(self.fixed_z, self.fixed_labels).float().cpu()
+        self.G.train(was_training)
+        return out
+
+    def checkpoint_path(self) -> Path | None:
+        return self.out_dir / "checkpoint.pt" if self.out_dir else None
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def fit(self) -> dict:
+        cfg = self.config
+        if self.out_dir:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "config.json").write_text(json.dumps({**self.meta, "train": asdict(cfg)}, indent=2))
+        start, start_step = time.monotonic(), self.step
+        for cb in self.callbacks:
+            cb.on_train_start(self)
+        bar = _progress(cfg, self.step)
+        self.stopped_reason = "finished"
+        try:
+            while self.step < cfg.steps:
+                self._one_step()
+                self.step += 1
+                if bar is not None:
+                    bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    self._flush(bar)
+                if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.out_dir:
+                    self.save()
+                for cb in self.callbacks:
+                    cb.on_step_end(self)
+                if self._stop_request:
+                    self.stopped_reason = self._stop_request
+                    break
+                if cfg.minutes is not None and time.monotonic() - start > cfg.minutes * 60:
+                    self.stopped_reason = f"time budget of {cfg.minutes:g} min spent"
+                    break
+            self._flush(bar)
+            if self.out_dir:
+                self.save()
+        finally:
+            if bar is not None:
+                bar.close()
+        seconds = time.monotonic() - start
+        self.steps_per_second = (self.step - start_step) / max(seconds, 1e-9)
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        if cfg.progress:
+            print(f"step {self.step}/{cfg.steps}: {self.stopped_reason} "
+                  f"({seconds:.0f} s, {self.steps_per_second:.1f} steps/s)")
+        return self.history
+
+    def _one_step(self) -> None:
+        cfg, autocast = self.config, self._autocast()
+        for _ in range(cfg.n_critic):
+            real, labels = self._batch()
+            self.scaler = self.scaler_D
+            with autocast:
+                out_D = self.d_step(self.G, self.D, real, labels, self)
+            _update(self.opt_D, self.scaler_D, _loss(out_D, "loss_D"))
+        # D's weights need no gradient in G's step: skipping them saves a third of D's backward
+        self.D.requires_grad_(False)
+        self.scaler = self.scaler_G
+        with autocast:
+            out_G = self.g_step(self.G, self.D, real, labels, self)
+        _update(self.opt_G, self.scaler_G, _loss(out_G, "loss_G"))
+        self.D.requires_grad_(True)
+        # keep the values on the device: converting to Python floats here would sync every step
+        self._pending.append({k: v.detach().float() if torch.is_tensor(v) else torch.tensor(float(v))
+                              for k, v in {**out_D, **out_G}.items()})
+
+    def _batch(self):
+        real, labels = self.sampler.next()
+        if self.channels_last and real.dim() == 4:
+            real = real.contiguous(memory_format=torch.channels_last)
+        return real, labels
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _flush(self, bar=None) -> None:
+        """Move pending per-step logs to the host (one sync), check them, append a history row."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        keys = list(pending[0])
+        values = torch.stack([torch.stack([p[k].reshape(()) for k in keys]) for p in pending]).cpu()  # (n, K)
+        finite = torch.isfinite(values).all(dim=1)
+        if not finite.all():
+            bad_step = self.step - len(pending) + 1 + int((~finite).nonzero()[0])
+            bad = [k for k, v in zip(keys, values[int((~finite).nonzero()[0])].tolist()) if not math.isfinite(v)]
+            where = (f"the last good checkpoint is {self.last_checkpoint} (step {self._ckpt_step})"
+                     if self.last_checkpoint else "no checkpoint was written before it")
+            self.stopped_reason = f"non-finite loss at step {bad_step}"
+            raise NonFiniteLoss(f"{', '.join(bad)} became NaN/inf at step {bad_step}; training stopped "
+                                f"and nothing was saved after it; {where}. Try a lower learning rate, "
+                                f"amp='off', or check the data range ([-1, 1]).")
+        row = {"step": self.step, **dict(zip(keys, values.mean(dim=0).tolist()))}
+        for k, v in row.items():
+            self.history.setdefault(k, []).append(v)
+        if bar is not None:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "step"}, refresh=False)
+        for cb in self.callbacks:
+            cb.on_log(self, row)
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(),
+            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+            "scaler_G": self.scaler_G.state_dict(), "scaler_D": self.scaler_D.state_dict(),
+            "sampler": self.sampler.state_dict(), "rng": rng_state(),
+            "history": self.history, "config": asdict(self.config), "meta": self.meta,
+        }
+
+    def save(self, path=None) -> Path:
+        """Flush logs (refusing to save NaN weights), then write the checkpoint atomically."""
+        self._flush()
+        path = Path(path) if path else self.checkpoint_path()
+        save_checkpoint(self.state_dict(), path)
+        write_history_csv(self.history, path.parent / "history.csv")
+        self.last_checkpoint, self._ckpt_step = path, self.step
+        return path
+
+    def _resume(self) -> None:
+        path = self.checkpoint_path()
+        if not path.is_file():
+            raise FileNotFoundError(f"resume=True but there is no checkpoint at {path}: "
+                                    "drop --resume to start a new run, or point out_dir at the old run")
+        ckpt = load_checkpoint(path, map_location=self.device)
+        old = ckpt["config"]
+        for key in ("batch_size", "n_critic", "seed"):
+            if old[key] != getattr(self.config, key):
+                raise ValueError(f"cannot resume {path}: it was trained with {key}={old[key]}, "
+                                 f"not {getattr(self.config, key)}")
+        self.G.load_state_dict(ckpt["G"])
+        self.D.load_state_dict(ckpt["D"])
+        self.opt_G.load_state_dict(ckpt["opt_G"])
+        self.opt_D.load_state_dict(ckpt["opt_D"])
+        self.scaler_G.load_state_dict(ckpt["scaler_G"])
+        self.scaler_D.load_state_dict(ckpt["scaler_D"])
+        self.sampler.load_state_dict(ckpt["sampler"])
+        set_rng_state({k: _to_cpu(v) for k, v in ckpt["rng"].items()})
+        self.history, self.step = ckpt["history"], ckpt["step"]
+        self.last_checkpoint, self._ckpt_step = path, self.step
+
+
+def _to_cpu(x):
+    """RNG states must be CPU ByteTensors even when the checkpoint was mapped onto a GPU."""
+    if torch.is_tensor(x):
+        return x.cpu()
+    if isinstance(x, dict):
+        return {k: _to_cpu(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_to_cpu(v) for v in x]
+    return x
+
+
+def _loss(out: dict, key: str) -> torch.Tensor:
+    if not isinstance(out, dict) or key not in out:
+        raise KeyError(f"the step function must return a dict with the loss to minimise under {key!r}, "
+                       f"got {type(out).__name__} with keys {list(out) if isinstance(out, dict) else '-'}")
+    return out[key]
+
+
+def _update(opt, scaler, loss) -> None:
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+
+
+def _amp_dtype(amp: str, device: torch.device):
+    """The autocast dtype: None (fp32) off CUDA or when off; bf16 where supported, else fp16."""
+    if amp == "off" or device.type != "cuda":
+        return None
+    if amp == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if amp == "bf16" else torch.float16
+
+
+def _progress(cfg: TrainConfig, initial: int):
+    if not cfg.progress:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=cfg.steps, initial=initial, desc="training", unit="step", mininterval=1.0)
+
+
+def write_history_csv(history: dict, path) -> None:
+    """history -> CSV, one row per step; metric columns ("fid" with "fid_step") merge in by step."""
+    rows: dict[int, dict] = {}
+    for key, values in history.items():
+        if key == "step" or key.endswith("_step"):
+            continue
+        steps = history.get(f"{key}_step", history["step"])
+        for s, v in zip(steps, values):
+            rows.setdefault(int(s), {})[key] = v
+    columns = ["step"] + [k for k in history if k != "step" and not k.endswith("_step")]
+    tmp = Path(path).with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for s in sorted(rows):
+            writer.writerow({"step": s, **rows[s]})
+    tmp.replace(path)
+
+
+class SampleSaver(Callback):
+    """Saves the fixed-noise grid every `every` steps as out_dir/samples/step_000100.png."""
+
+    def __init__(self, out_dir, every: int = 500, nrow: int = 8):
+        self.folder, self.every, self.nrow = Path(out_dir) / "samples", every, nrow
+
+    def on_step_end(self, trainer):
+        if trainer.step % self.every == 0:
+            self.save(trainer)
+
+    def on_train_end(self, trainer):
+        self.save(trainer)
+
+    def save(self, trainer):
+        from .plot import save_grid
+        images = trainer.sample_fixed()
+        if images.dim() == 4:  # point data has no grid
+            save_grid(images, self.folder / f"step_{trainer.step:06d}.png", nrow=self.nrow)

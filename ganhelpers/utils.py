@@ -1,0 +1,122 @@
+"""Small shared pieces: device choice, seeding, run mode, RNG state and atomic checkpoints."""
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MODES = ("smoke", "full")
+
+
+def get_device(name: str = "auto") -> torch.device:
+    """Return a torch device: "auto" picks CUDA, then Apple MPS, then CPU.
+
+    Asking for a device that is not there is an error that says what is available,
+    never a silent fallback (a student expecting a GPU should know they are on CPU).
+    """
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name not in ("cpu", "cuda", "mps") and not name.startswith("cuda:"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu, cuda or mps")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for but no CUDA GPU is visible: use --device auto or cpu "
+                         "(in Colab: Runtime > Change runtime type > GPU)")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' asked for but Apple MPS is not available: use --device auto or cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) so CPU runs repeat exactly."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def run_mode() -> str:
+    """"smoke" or "full" for the notebooks.
+
+    `GANHELPERS_MODE` decides when set (the test plugin sets "smoke"); otherwise full on a GPU
+    and smoke on a CPU-only machine, so a teacher's laptop runs the quick version by default.
+    """
+    mode = os.environ.get("GANHELPERS_MODE", "").strip().lower()
+    if mode:
+        if mode not in MODES:
+            raise ValueError(f"GANHELPERS_MODE={mode!r}: use 'smoke' or 'full'")
+        return mode
+    return "full" if get_device("auto").type != "cpu" else "smoke"
+
+
+def rng_state() -> dict:
+    """Every RNG the training loop touches, as tensors and plain types (safe for weights_only)."""
+    np_state = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"key": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what `rng_state` returned."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    npst = state["numpy"]
+    np.random.set_state(("MT19937", npst["key"].numpy().astype(np.uint32), npst["pos"],
+                         npst["has_gauss"], npst["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(obj: dict, path: str | os.PathLike) -> Path:
+    """Write `obj` with torch.save atomically: a temporary file in the same folder, fsync, rename.
+
+    A crash mid-write leaves the previous checkpoint untouched, never a truncated file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Load a checkpoint with `weights_only=True`: tensors and plain containers only, no code.
+
+    A file that would run code when unpickled (a malicious or foreign pickle) is refused.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: train first, or check the run folder")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # UnpicklingError, RuntimeError from a truncated zip, ...
+        raise ValueError(f"refusing to load {path}: it is not a plain-tensor checkpoint written by "
+                         f"ganhelpers ({type(e).__name__}: {str(e).splitlines()[0]})") from e
+
+
+def count_params(module: torch.nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -1,0 +1,195 @@
+import csv
+import json
+
+import pytest
+import torch
+
+from ganhelpers import nets
+from ganhelpers.data import ImageSet
+from ganhelpers.steps import bce_steps, wgan_gp_steps
+from ganhelpers.train import Callback, NonFiniteLoss, SampleSaver, TrainConfig, Trainer, write_history_csv
+from ganhelpers.utils import load_checkpoint, seed_everything
+
+
+def tiny_data(n=96):
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, generator=g)
+    return ImageSet(images, torch.arange(n) % 10, [str(i) for i in range(10)], "tiny")
+
+
+def make_trainer(tmp_path=None, callbacks=(), steps=12, steps_fn=bce_steps, **kw):
+    seed_everything(0)
+    G = nets.DCGANGenerator(8, (1, 28, 28), base=4)
+    D = nets.DCGANDiscriminator((1, 28, 28), base=4, dropout=0.1)  # dropout: resume must restore RNG too
+    config = TrainConfig(
+        steps=steps, batch_size=8, log_every=3, progress=False, device="cpu",
+        out_dir=str(tmp_path) if tmp_path else None, **kw)
+    return Trainer(G, D, *steps_fn(), tiny_data(), config, callbacks=callbacks)
+
+
+def weights(trainer):
+    return {**{f"G.{k}": v for k, v in trainer.G.state_dict().items()},
+            **{f"D.{k}": v for k, v in trainer.D.state_dict().items()}}
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, trainer):
+        if trainer.step == self.step:
+            raise Crash  # the process "dies" here, after the checkpoint at step 6
+
+
+def test_killed_and_resumed_run_is_bit_identical(tmp_path):
+    straight = make_trainer(tmp_path / "a", ckpt_every=6)
+    straight.fit()
+    crashed = make_trainer(tmp_path / "b", callbacks=[CrashAt(8)], ckpt_every=6)
+    with pytest.raises(Crash):
+        crashed.fit()
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 6
+    torch.manual_seed(1234)  # a new process would start with other RNG state: resume must restore it
+    resumed = make_trainer(tmp_path / "b", ckpt_every=6, resume=True)
+    assert resumed.step == 6
+    resumed.fit()
+    a, b = weights(straight), weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    sa, sb = straight.opt_G.state_dict()["state"], resumed.opt_G.state_dict()["state"]
+    assert all(torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"]) for i in sa)
+    assert straight.history == resumed.history
+
+
+def test_run_folder_outputs(tmp_path):
+    trainer = make_trainer(tmp_path, callbacks=[SampleSaver(tmp_path, every=6)], steps=6)
+    trainer.meta = {"model": "test"}
+    trainer.fit()
+    assert (tmp_path / "checkpoint.pt").is_file()
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model"] == "test" and config["train"]["steps"] == 6
+    rows = list(csv.DictReader(open(tmp_path / "history.csv")))
+    assert [int(r["step"]) for r in rows] == [3, 6]
+    assert {"loss_D", "loss_G", "D_real", "D_fake"} <= set(rows[0])
+    assert (tmp_path / "samples" / "step_000006.png").is_file()
+
+
+def test_history_and_n_critic():
+    calls = {"d": 0, "g": 0}
+    d_step, g_step = bce_steps()
+
+    def counting_d(*a):
+        calls["d"] += 1
+        return d_step(*a)
+
+    def counting_g(*a):
+        calls["g"] += 1
+        return g_step(*a)
+
+    seed_everything(0)
+    G, D = nets.MLPGenerator(8, (1, 28, 28), (16,)), nets.MLPDiscriminator((1, 28, 28), (16,))
+    trainer = Trainer(G, D, counting_d, counting_g, tiny_data(),
+                      TrainConfig(steps=7, batch_size=8, n_critic=3, log_every=3, progress=False, device="cpu"))
+    history = trainer.fit()
+    assert calls == {"d": 21, "g": 7}
+    assert history["step"] == [3, 6, 7]
+    assert all(0.0 <= p <= 1.0 for p in history["D_real"] + history["D_fake"])
+
+
+def test_nan_loss_stops_with_step_and_last_checkpoint(tmp_path):
+    d_step, g_step = bce_steps()
+
+    def exploding_d(G, D, real, labels, trainer):
+        out = d_step(G, D, real, labels, trainer)
+        if trainer.step == 7:  # the 8th step (trainer.step counts completed steps)
+            out["loss_D"] = out["loss_D"] * float("nan")
+        return out
+
+    seed_everything(0)
+    G, D = nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4)
+    trainer = Trainer(G, D, exploding_d, g_step, tiny_data(),
+                      TrainConfig(steps=20, batch_size=8, log_every=5, ckpt_every=5, progress=False,
+                                  device="cpu", out_dir=str(tmp_path)))
+    with pytest.raises(NonFiniteLoss, match=r"loss_D(, loss_G)? became NaN/inf at step 8.*checkpoint\.pt \(step 5\)"):
+        trainer.fit()
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert ckpt["step"] == 5  # nothing after the NaN was saved
+    assert all(torch.isfinite(v).all() for v in ckpt["D"].values() if v.is_floating_point())
+
+
+def test_time_budget_and_stop_request():
+    trainer = make_trainer(steps=10_000, minutes=0.002)
+    trainer.fit()
+    assert trainer.stopped_reason.startswith("time budget") and 0 < trainer.step < 10_000
+
+    class StopAt3(Callback):
+        def on_step_end(self, trainer):
+            if trainer.step == 3:
+                trainer.stop("stopped by the user")
+
+    trainer = make_trainer(callbacks=[StopAt3()])
+    trainer.fit()
+    assert trainer.step == 3 and trainer.stopped_reason == "stopped by the user"
+    assert trainer.history["step"][-1] == 3  # the partial window was logged
+
+
+def test_wgan_gp_steps_run_and_report_raw_scores():
+    trainer = make_trainer(steps=3, steps_fn=wgan_gp_steps, n_critic=2)
+    trainer.fit()
+    assert trainer.D_probabilities is False
+    assert {"W_estimate", "gp"} <= set(trainer.history)
+
+
+def test_sample_fixed_is_repeatable_and_leaves_training_rng_alone():
+    trainer = make_trainer()
+    state = torch.get_rng_state()
+    a, b = trainer.sample_fixed(), trainer.sample_fixed()
+    assert torch.equal(a, b) and a.shape == (64, 1, 28, 28)
+    assert torch.equal(state, torch.get_rng_state())
+    assert trainer.G.training  # eval mode was only for sampling
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(steps=0), "steps"), (dict(batch_size=-1), "batch_size"), (dict(lr_G=0.0), "lr_G"),
+    (dict(betas=(0.5, 1.5)), "betas"), (dict(minutes=-1), "minutes"), (dict(amp="fp8"), "amp"),
+    (dict(resume=True), "out_dir"), (dict(n_critic=2.5), "n_critic"),
+])
+def test_config_is_validated_on_creation(bad, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**bad)
+
+
+def test_config_from_dict_rejects_unknown_keys():
+    assert TrainConfig.from_dict({"steps": 5}).steps == 5
+    with pytest.raises(ValueError, match="unknown TrainConfig keys"):
+        TrainConfig.from_dict({"step": 5})
+
+
+def test_resume_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        make_trainer(tmp_path, resume=True)
+    make_trainer(tmp_path, steps=3).fit()
+    seed_everything(0)
+    with pytest.raises(ValueError, match="batch_size=8"):
+        Trainer(nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4),
+                *bce_steps(), tiny_data(), TrainConfig(batch_size=16, out_dir=str(tmp_path), resume=True,
+                                                       progress=False, device="cpu"))
+
+
+def test_step_must_return_its_loss():
+    d_step, _ = bce_steps()
+    trainer = make_trainer()
+    trainer.g_step = lambda *a: {"loss": torch.tensor(1.0)}
+    with pytest.raises(KeyError, match="loss_G"):
+        trainer.fit()
+
+
+def test_history_csv_merges_metric_columns(tmp_path):
+    history = {"step": [10, 20], "loss_D": [1.0, 0.5], "fid": [30.0], "fid_step": [20]}
+    write_history_csv(history, tmp_path / "h.csv")
+    rows = list(csv.DictReader(open(tmp_path / "h.csv")))
+    assert rows == [{"step": "10", "loss_D": "1.0", "fid": ""}, {"step": "20", "loss_D": "0.5", "fid": "30.0"}]

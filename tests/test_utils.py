@@ -1,0 +1,92 @@
+import pickle
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from ganhelpers import utils
+
+
+def test_seed_everything_repeats_all_rngs():
+    utils.seed_everything(3)
+    a = (random.random(), np.random.rand(), torch.rand(2))
+    utils.seed_everything(3)
+    b = (random.random(), np.random.rand(), torch.rand(2))
+    assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
+
+
+def test_rng_state_round_trip_through_a_weights_only_checkpoint(tmp_path):
+    utils.seed_everything(7)
+    state = utils.rng_state()
+    expected = (random.random(), np.random.rand(), torch.randn(3))
+    utils.save_checkpoint({"rng": state}, tmp_path / "c.pt")
+    utils.seed_everything(99)
+    utils.set_rng_state(utils.load_checkpoint(tmp_path / "c.pt")["rng"])
+    got = (random.random(), np.random.rand(), torch.randn(3))
+    assert got[0] == expected[0] and got[1] == expected[1] and torch.equal(got[2], expected[2])
+
+
+def test_device_choice_and_errors(monkeypatch):
+    assert utils.get_device("cpu").type == "cpu"
+    assert utils.get_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ValueError, match="unknown device"):
+        utils.get_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        utils.get_device("cuda")
+
+
+def test_run_mode(monkeypatch):
+    monkeypatch.setenv("GANHELPERS_MODE", "full")
+    assert utils.run_mode() == "full"
+    monkeypatch.setenv("GANHELPERS_MODE", "smoke")
+    assert utils.run_mode() == "smoke"
+    monkeypatch.setenv("GANHELPERS_MODE", "fast")
+    with pytest.raises(ValueError, match="smoke"):
+        utils.run_mode()
+    monkeypatch.delenv("GANHELPERS_MODE")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert utils.run_mode() == "smoke"  # no GPU: the quick version by default
+
+
+def test_partial_write_never_replaces_a_good_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    utils.save_checkpoint({"w": torch.ones(3)}, path)
+
+    def crash_halfway(obj, f):
+        f.write(b"PK\x03\x04 half a zip file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_halfway)
+    with pytest.raises(OSError, match="disk full"):
+        utils.save_checkpoint({"w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    assert torch.equal(utils.load_checkpoint(path)["w"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temp file left behind
+
+
+class Evil:
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path(__import__('os').environ['EVIL_MARK']).write_text('pwned')",))
+
+
+def test_malicious_pickle_is_refused(tmp_path, monkeypatch):
+    mark = tmp_path / "mark"
+    monkeypatch.setenv("EVIL_MARK", str(mark))
+    path = tmp_path / "evil.pt"
+    torch.save({"G": Evil()}, path)
+    with pytest.raises(ValueError, match="refusing to load"):
+        utils.load_checkpoint(path)
+    assert not mark.exists()  # the payload never ran
+    # a plain pickle (not a torch zip file) is refused too
+    path.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(ValueError, match="refusing to load"):
+        utils.load_checkpoint(path)
+    assert not mark.exists()
+
+
+def test_missing_checkpoint_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train first"):
+        utils.load_checkpoint(tmp_path / "nope.pt")
