@@ -14,7 +14,8 @@ from . import BRANCH, REPO_URL
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 _BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s\"]+?\.ipynb")
-_INSTALL = re.compile(r"git\+https://github\.com/[^\s\"'@#]+")
+# stops at a backslash too: in the notebook's JSON a quote inside a code string is escaped (\")
+_INSTALL = re.compile(r"git\+https://github\.com/[^\s\"'@#\\]+")
 
 
 def badge_url(notebook: str | Path) -> str:

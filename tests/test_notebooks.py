@@ -45,7 +45,7 @@ def test_rewrite_fixes_a_stale_badge(tmp_path, monkeypatch):
     stale = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": [
         "[![Open](b.svg)](https://colab.research.google.com/github/old/repo/blob/main/notebooks/y.ipynb)"]},
         {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-         "source": ["!pip install git+https://github.com/old/repo"]}], "metadata": {}, "nbformat": 4,
+         "source": ['run(["pip", "install", "git+https://github.com/old/repo"])']}], "metadata": {}, "nbformat": 4,
         "nbformat_minor": 5}
     nb.write_text(json.dumps(stale))
     assert len(links.stale_links(nb)) == 2
