@@ -2,6 +2,7 @@
 
     python -m ganhelpers train dcgan --dataset mnist-5k --minutes 5 --out runs/dcgan-mnist
     python -m ganhelpers sample runs/dcgan-mnist --n 64 --out samples.png
+    python -m ganhelpers evaluate runs/dcgan-mnist --metric judge
     python -m ganhelpers list
 
 Bad names, impossible numbers and a model that cannot take the dataset's shape exit with code 2
@@ -15,6 +16,8 @@ import sys
 from pathlib import Path
 
 import torch
+
+from . import pix2pix
 
 
 def _positive_int(text):
@@ -58,10 +61,23 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run", help="run folder written by `train`")
     s.add_argument("--n", type=_positive_int, default=64)
-    s.add_argument("--labels", help="conditional models: 'all' (every class in turn) or a class index K")
+    s.add_argument("--labels", help="conditional models: 'all' (one class per row, ceil(n / classes) samples each; "
+                   "the default) or a class index K")
     s.add_argument("--out", required=True, help="FILE.png (a grid) or FILE.npz (uint8 images, labels)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    e = sub.add_parser("evaluate", help="score a trained run, printing each number with its protocol")
+    e.add_argument("run", help="run folder written by `train`")
+    e.add_argument("--metric", default="judge", choices=["fid", "kid", "is", "judge", "l1"],
+                   help="fid/kid/is: pytorch-fid's Inception (downloads its weights); judge: the offline judge "
+                        "(mnist-5k, mnist, shapes, 2-D mixtures). Default judge")
+    e.add_argument("--n", type=_positive_int, help="generated samples (default 10000 for fid/kid/is, 2000 for judge)")
+    e.add_argument("--split", default="train", choices=["train", "test"], help="real reference split (default train)")
+    e.add_argument("--best", action="store_true",
+                   help="score RUN/best.pt (kept by metrics.MetricCallback) instead of checkpoint.pt")
+    e.add_argument("--batch-size", type=_positive_int, default=100)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     sub.add_parser("list", help="list models and datasets")
     return p
 
@@ -70,7 +86,7 @@ def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return {"train": _train, "sample": _sample, "list": _list}[args.command](args, parser)
+        return {"train": _train, "sample": _sample, "evaluate": _evaluate, "list": _list}[args.command](args, parser)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -92,7 +108,7 @@ def _list(args, parser) -> int:
 def _train(args, parser) -> int:
     from .data import DATASETS, DatasetUnavailable, load_dataset
     from .models import MODELS
-    from .train import SampleSaver, TrainConfig, Trainer
+    from .train import UNLIMITED, SampleSaver, TrainConfig, Trainer
     from .utils import count_params, get_device, seed_everything
     # every check that needs no data or training comes first
     if args.model not in MODELS:
@@ -112,7 +128,7 @@ def _train(args, parser) -> int:
         get_device(args.device)
     except ValueError as e:
         parser.error(str(e))
-    steps = args.steps or (10**9 if args.minutes else 2000)
+    steps = args.steps or (UNLIMITED if args.minutes else 2000)
     try:
         config = TrainConfig(**{**spec.defaults, "steps": steps, "minutes": args.minutes,
                                 "batch_size": args.batch_size, "seed": args.seed, "device": args.device,
@@ -136,8 +152,13 @@ def _train(args, parser) -> int:
           f"G {count_params(G):,} params, D {count_params(D):,} params -> {out}")
     meta = {"model": args.model, "dataset": args.dataset, "z_dim": z_dim,
             "img_shape": list(data.img_shape), "n_classes": data.n_classes}
-    trainer = Trainer(G, D, d_step, g_step, data, config, meta=meta,
-                      callbacks=[SampleSaver(out, every=args.sample_every)])
+    source, callbacks = data, [SampleSaver(out, every=args.sample_every)]
+    if args.model in pix2pix.MODEL_NAMES:  # image-to-image: batches of (target, condition) pairs made from data
+        source, callbacks, test_pairs = pix2pix.cli_training_parts(
+            data, args.dataset, args.batch_size, get_device(args.device), args.seed, out, args.sample_every)
+    trainer = Trainer(G, D, d_step, g_step, source, config, meta=meta, callbacks=callbacks)
+    if args.model in pix2pix.MODEL_NAMES:
+        pix2pix.use_fixed_pairs(trainer, test_pairs)  # progress grids: G's outputs for fixed test conditions
     trainer.fit()
     print(f"wrote {out / 'checkpoint.pt'}, {out / 'history.csv'}, {out / 'config.json'}, {out / 'samples'}/")
     return 0
@@ -174,26 +195,92 @@ def _sample(args, parser) -> int:
         parser.error(f"--labels {args.labels!r}: use 'all' or a class index 0..{n_classes - 1}")
     device = get_device(args.device)
     G, meta = load_generator(run, device)
+    if meta["model"] in pix2pix.MODEL_NAMES:  # image-to-image: input | output | target of held-out pairs
+        print(pix2pix.cli_sample(G, meta, out, args.n))
+        return 0
     torch.manual_seed(args.seed)
-    labels = None
+    labels, n, by_class = None, args.n, conditional and args.labels in (None, "all")
+    per_class = -(-n // n_classes) if by_class else n  # ceil(n / n_classes): every row of the grid is full
     if conditional:
-        if args.labels in (None, "all"):  # class by row: n // n_classes samples of each class in turn
-            labels = torch.arange(args.n) * n_classes // args.n
+        if by_class:  # class by row: per_class samples of class 0, then of class 1, ...
+            n = per_class * n_classes
+            labels = torch.arange(n_classes).repeat_interleave(per_class)
         else:
-            labels = torch.full((args.n,), int(args.labels))
+            labels = torch.full((n,), int(args.labels))
         labels = labels.to(device)
     with torch.no_grad():
-        images = G(torch.randn(args.n, G.z_dim, device=device), labels).cpu()  # (n, C, H, W) in [-1, 1]
+        images = G(torch.randn(n, G.z_dim, device=device), labels).cpu()  # (n, C, H, W) in [-1, 1]
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".png":
         from .plot import save_grid
-        save_grid(images, out, nrow=n_classes if conditional and args.labels in (None, "all") else 8)
+        save_grid(images, out, nrow=per_class if by_class else 8)
     else:
         arrays = {"images": to_uint8(images).numpy()}
         if labels is not None:
             arrays["labels"] = labels.cpu().numpy()
         np.savez(out, **arrays)
-    print(f"wrote {args.n} samples to {out}")
+    print(f"wrote {n} samples to {out}" + (f" ({per_class} per class, one class per row)" if by_class else ""))
+    return 0
+
+
+def _evaluate(args, parser) -> int:
+    from . import judges, metrics
+    from .data import DATASETS, DatasetUnavailable
+    from .utils import get_device, load_checkpoint
+    run = Path(args.run)
+    weights = run / ("best.pt" if args.best else "checkpoint.pt")
+    if not (run / "config.json").is_file() or not weights.is_file():
+        parser.error(f"{run} is not a run folder (it needs config.json and {weights.name})")
+    dataset = json.loads((run / "config.json").read_text())["dataset"]
+    if json.loads((run / "config.json").read_text())["model"] in pix2pix.MODEL_NAMES:
+        return _evaluate_paired(args, parser, run, weights)
+    if args.metric == "l1":
+        parser.error("--metric l1 scores image-to-image runs (pix2pix) on held-out pairs; use judge or fid here")
+    points = len(DATASETS.get(dataset, {}).get("shape", ())) == 1
+    if args.metric == "judge" and dataset not in judges.JUDGE_FOR and dataset not in judges.MIXTURES:
+        parser.error(f"no offline judge for {dataset!r} (judges: {', '.join(judges.JUDGE_FOR)}, "
+                     f"{', '.join(judges.MIXTURES)}); use --metric fid")
+    if args.metric != "judge" and points:
+        parser.error(f"{dataset} holds 2-D points: Inception scores need images; use --metric judge")
+    device = get_device(args.device)
+    G, meta = load_generator(run, device)
+    ckpt = load_checkpoint(weights, map_location=device)
+    G.load_state_dict(ckpt["G"])  # best.pt with --best (checkpoint.pt is what load_generator read)
+    n = args.n or (2000 if args.metric == "judge" else 10000)
+    try:
+        if args.metric == "judge":
+            scores = judges.judge_scores(G, dataset, n=n, reference_split=args.split, device=device, seed=args.seed,
+                                         batch_size=args.batch_size)
+        else:
+            scores = metrics.fid_scores(G, dataset, n=n, split=args.split, with_fid=args.metric == "fid",
+                                        with_kid=args.metric == "kid", with_is=args.metric == "is", device=device,
+                                        seed=args.seed, batch_size=args.batch_size)
+    except (metrics.WeightsUnavailable, DatasetUnavailable, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{run} ({meta['model']} on {dataset}, {weights.name} at step {ckpt['step']}):")
+    for key, value in scores.items():
+        if key not in ("protocol", "n", "n_classes", "n_modes") and value is not None:
+            of = {"classes_covered": scores.get("n_classes"), "modes_covered": scores.get("n_modes")}.get(key)
+            std = scores.get(f"{key}_std")
+            if not key.endswith("_std"):
+                print(f"  {key:<16} {value:.4g}" + (f" +- {std:.2g}" if std is not None else "")
+                      + (f" of {of}" if of else ""))
+    print(f"  protocol: {scores['protocol']}")
+    return 0
+
+
+def _evaluate_paired(args, parser, run, weights) -> int:
+    """Pix2Pix runs: L1 (and sharpness, judge accuracy) on the held-out test pairs."""
+    from .utils import get_device, load_checkpoint
+    if args.metric not in ("judge", "l1"):
+        parser.error(f"--metric {args.metric}: an image-to-image run is scored on held-out pairs, use --metric l1")
+    device = get_device(args.device)
+    G, meta = load_generator(run, device)
+    ckpt = load_checkpoint(weights, map_location=device)
+    G.load_state_dict(ckpt["G"])
+    print(f"{run} ({meta['model']} on {meta['dataset']}, {weights.name} at step {ckpt['step']}):")
+    print("\n".join(pix2pix.cli_evaluate(G, meta, args.n, args.batch_size)))
     return 0
 
 

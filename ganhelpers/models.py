@@ -7,10 +7,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 from . import nets
+from .conditional import acgan_steps, build_acgan, build_cgan
 from .steps import bce_steps, wgan_gp_steps
+from . import pix2pix
 
 
 @dataclass(frozen=True)
@@ -25,8 +28,8 @@ class ModelSpec:
 
     def check(self, shape: tuple) -> str | None:
         """None when the model can train on data of this shape, else a message saying why not."""
-        if len(shape) != 3:
-            return (f"model {self.name!r} trains on images but this dataset holds {len(shape)}-D points "
+        if len(shape) != 3:  # (2,): a point set
+            return (f"model {self.name!r} trains on images but this dataset holds 2-D points "
                     "(the 2-D mixtures are for notebook 00_gan_game)")
         c, h, w = shape
         if h != w or h not in self.sizes:
@@ -53,9 +56,32 @@ MODELS: dict[str, ModelSpec] = {
                      defaults=dict(lr_G=2e-4, lr_D=2e-4, betas=(0.5, 0.999))),
     "dcgan": ModelSpec("dcgan", "DCGAN: transposed-conv G, strided-conv D, batch norm, BCE loss", _dcgan,
                        bce_steps, defaults=dict(lr_G=2e-4, lr_D=2e-4, betas=(0.5, 0.999))),
+    # the recipe the ablation of notebooks/03_improved_dcgan.ipynb supports: 2 D steps per G step (the trick
+    # that helped there), smoothing and annealed noise (harmless there); no dropout (in D it hurt)
+    "dcgan-improved": ModelSpec(
+        "dcgan-improved", "DCGAN + the tricks of notebook 03: 2 D steps per G step, one-sided label smoothing "
+        "0.1, instance noise annealed from std 0.1 to 0 over --steps", _dcgan,
+        partial(bce_steps, smooth=0.1, instance_noise=0.1),
+        defaults=dict(lr_G=2e-4, lr_D=2e-4, betas=(0.5, 0.999), n_critic=2)),
     "wgan-gp": ModelSpec("wgan-gp", "WGAN-GP: DCGAN generator, layer-norm critic, Wasserstein loss + "
                          "gradient penalty, n_critic=5", _wgan_gp, wgan_gp_steps,
                          defaults=dict(lr_G=1e-4, lr_D=1e-4, betas=(0.0, 0.9), n_critic=5)),
+    # notebooks/05_conditional_gan.ipynb and 06_acgan.ipynb; widths and n_critic chosen so that a 5-minute
+    # CPU run on mnist-5k draws the requested digit (measured there)
+    "cgan": ModelSpec("cgan", "conditional GAN: label embedded as an extra image channel of a layer-norm critic "
+                      "and concatenated to z; WGAN-GP", build_cgan, wgan_gp_steps, conditional=True,
+                      defaults=dict(lr_G=1e-4, lr_D=1e-4, betas=(0.0, 0.9), n_critic=5)),
+    "acgan": ModelSpec("acgan", "AC-GAN: label concatenated to z; D with a real/fake head and a class head; "
+                       "BCE + cross-entropy", build_acgan, acgan_steps, conditional=True,
+                       defaults=dict(lr_G=2e-4, lr_D=2e-4, betas=(0.5, 0.999))),
+    # notebooks/08_pix2pix.ipynb: image-to-image on pairs made from the dataset (edges -> digit for 1 channel,
+    # greyscale -> colour for 3); trained on a pix2pix.PairSampler, sampled as input | output | target
+    "pix2pix": ModelSpec("pix2pix", "Pix2Pix: U-Net G from edges (1 channel) or greyscale (3) to the image, "
+                         "16x16 PatchGAN D on (condition, image), BCE + 100 * L1", pix2pix.build,
+                         pix2pix.pix2pix_steps, defaults=dict(lr_G=2e-4, lr_D=2e-4, betas=(0.5, 0.999))),
+    "pix2pix-l1": ModelSpec("pix2pix-l1", "Pix2Pix's L1-only baseline: the same U-Net trained on L1 alone "
+                            "(D unused)", pix2pix.build, partial(pix2pix.pix2pix_steps, adversarial=False),
+                            defaults=dict(lr_G=2e-4, lr_D=2e-4, betas=(0.5, 0.999))),
 }
 
 

@@ -37,17 +37,27 @@ def _check_shape(img_shape, sizes=(28, 32)) -> tuple[int, int, int]:
 
 
 class MLPGenerator(nn.Module):
-    """Fully connected generator (Goodfellow et al. 2014 style): z -> hidden layers -> flat image -> tanh."""
+    """Fully connected generator (Goodfellow et al. 2014 style): z -> hidden layers -> flat image -> tanh.
 
-    def __init__(self, z_dim: int = 100, img_shape=(1, 28, 28), hidden=(256, 512, 1024)):
+    For 2-D points (`img_shape=(2,)`, notebook 00) pass `batch_norm=False` and `output="linear"`:
+    the mixtures reach beyond tanh's [-1, 1] (the ring has radius 2), and a tiny point MLP trains
+    faster and more transparently without batch norm.
+    """
+
+    def __init__(self, z_dim: int = 100, img_shape=(1, 28, 28), hidden=(256, 512, 1024),
+                 batch_norm: bool = True, output: str = "tanh"):
         super().__init__()
+        if output not in ("tanh", "linear"):
+            raise ValueError(f"unknown output {output!r}: use 'tanh' (images in [-1, 1]) or 'linear' (points)")
         self.z_dim, self.img_shape, self.n_classes = z_dim, tuple(img_shape), 0
         layers, width = [], z_dim
         for h in hidden:
             # BatchNorm1d(h) with the default eps; copying `BatchNorm1d(h, 0.8)` sets eps=0.8 by mistake
-            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.LeakyReLU(0.2)]
+            layers += [nn.Linear(width, h)] + ([nn.BatchNorm1d(h)] if batch_norm else []) + [nn.LeakyReLU(0.2)]
             width = h
-        layers += [nn.Linear(width, math.prod(self.img_shape)), nn.Tanh()]
+        layers.append(nn.Linear(width, math.prod(self.img_shape)))
+        if output == "tanh":
+            layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, labels=None) -> torch.Tensor:

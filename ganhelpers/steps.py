@@ -17,18 +17,53 @@ def noise(G, n: int, device) -> torch.Tensor:
     return torch.randn(n, G.z_dim, device=device)
 
 
-def bce_steps(smooth: float = 0.0):
-    """The standard GAN: BCE for D (optional one-sided label smoothing), non-saturating loss for G."""
+def instance_noise_std(trainer, start: float) -> float:
+    """The instance-noise level for the current step: `start` annealed linearly to 0.
+
+    sigma = start * (1 - p), with p = `trainer.progress` in [0, 1] (steps done / steps, or the share of
+    the time budget spent), so the first step uses `start` and the noise is gone when training ends.
+    A run bounded by steps only depends on the step count, so a resumed run picks up the same schedule.
+    """
+    if start == 0:
+        return 0.0
+    return start * (1.0 - trainer.progress)
+
+
+def add_instance_noise(x: torch.Tensor, std: float) -> torch.Tensor:
+    """x + N(0, std^2) per pixel (x unchanged when std is 0). Uses torch's global RNG, like the
+    rest of training, so the trainer's checkpoints cover it."""
+    return x + std * torch.randn_like(x) if std > 0 else x
+
+
+def bce_steps(smooth: float = 0.0, instance_noise: float = 0.0):
+    """The standard GAN: BCE for D, non-saturating loss for G, with two optional stabilisers.
+
+    smooth: one-sided label smoothing, real targets 1 - smooth (Salimans et al. 2016).
+    instance_noise: std of Gaussian noise added to *every* input of D, real and fake, annealed
+    linearly to 0 over training (`instance_noise_std`; Sønderby et al. 2016, Arjovsky & Bottou 2017).
+    G's step adds noise of the same std, so G is trained against the same (noisy) D that D's step fit.
+    """
+    if not 0.0 <= smooth < 0.5:
+        raise ValueError(f"smooth={smooth}: one-sided label smoothing lives in [0, 0.5)")
+    if not instance_noise >= 0:
+        raise ValueError(f"instance_noise={instance_noise}: a standard deviation must be >= 0")
 
     def d_step(G, D, real, labels, trainer):
+        std = instance_noise_std(trainer, instance_noise)
         with torch.no_grad():  # D's update needs no gradient through G
             fake = G(noise(G, real.size(0), real.device), labels)
-        real_logits, fake_logits = D(real, labels), D(fake, labels)  # (B,), (B,)
-        return {"loss_D": d_loss_bce(real_logits, fake_logits, smooth=smooth),
-                "D_real": torch.sigmoid(real_logits).mean(), "D_fake": torch.sigmoid(fake_logits).mean()}
+        real_logits = D(add_instance_noise(real, std), labels)  # (B,)
+        fake_logits = D(add_instance_noise(fake, std), labels)  # (B,)
+        out = {"loss_D": d_loss_bce(real_logits, fake_logits, smooth=smooth),
+               "D_real": torch.sigmoid(real_logits).mean(), "D_fake": torch.sigmoid(fake_logits).mean()}
+        if instance_noise:
+            out["noise_std"] = std
+        return out
 
     def g_step(G, D, real, labels, trainer):
-        fake_logits = D(G(noise(G, real.size(0), real.device), labels), labels)
+        std = instance_noise_std(trainer, instance_noise)
+        fake = G(noise(G, real.size(0), real.device), labels)
+        fake_logits = D(add_instance_noise(fake, std), labels)  # (B,)
         return {"loss_G": g_loss_nonsaturating(fake_logits)}
 
     return d_step, g_step

@@ -27,6 +27,9 @@ from .utils import get_device, load_checkpoint, rng_state, save_checkpoint, seed
 AMP_MODES = ("off", "auto", "fp16", "bf16")
 
 
+UNLIMITED = 10**9  # `steps` for a run bounded by its time budget only
+
+
 @dataclass
 class TrainConfig:
     steps: int = 1000              # generator updates; each one follows n_critic D updates
@@ -133,6 +136,7 @@ class Trainer:
         self._pending: list[dict] = []  # per-step logs still on the device
         self.last_checkpoint: Path | None = None
         self._ckpt_step = 0
+        self._start = None  # monotonic time fit() started
         self.out_dir = Path(config.out_dir) if config.out_dir else None
         if config.resume:
             self._resume()
@@ -151,6 +155,15 @@ class Trainer:
         self.G.train(was_training)
         return out
 
+    @property
+    def progress(self) -> float:
+        """How far the run is, in [0, 1]: steps done / steps, or the share of the time budget spent
+        (`minutes`), whichever is further along. Schedules (e.g. annealed instance noise) use it."""
+        done = self.step / self.config.steps
+        if self.config.minutes is not None and self._start is not None:
+            done = max(done, (time.monotonic() - self._start) / (self.config.minutes * 60))
+        return min(1.0, done)
+
     def checkpoint_path(self) -> Path | None:
         return self.out_dir / "checkpoint.pt" if self.out_dir else None
 
@@ -161,6 +174,7 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / "config.json").write_text(json.dumps({**self.meta, "train": asdict(cfg)}, indent=2))
         start, start_step = time.monotonic(), self.step
+        self._start = start
         for cb in self.callbacks:
             cb.on_train_start(self)
         bar = _progress(cfg, self.step)
@@ -333,7 +347,8 @@ def _progress(cfg: TrainConfig, initial: int):
     if not cfg.progress:
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=cfg.steps, initial=initial, desc="training", unit="step", mininterval=1.0)
+    total = cfg.steps if cfg.steps < UNLIMITED else None  # a time budget alone: no misleading total
+    return tqdm(total=total, initial=initial, desc="training", unit="step", mininterval=1.0)
 
 
 def write_history_csv(history: dict, path) -> None:

@@ -68,3 +68,24 @@ def test_wrong_image_size_is_a_clear_error():
         nets.DCGANGenerator(10, (3, 64, 64))
     with pytest.raises(ValueError, match="unknown norm"):
         nets.DCGANDiscriminator((3, 32, 32), norm="group")
+
+
+def test_point_mlps_for_2d_mixtures():
+    """Notebook 00's nets: no batch norm (a sample must not depend on its batch) and a linear output
+    (the ring of modes has radius 2, outside tanh's range); defaults stay as they were."""
+    G = nets.MLPGenerator(8, (2,), hidden=(16, 16), batch_norm=False, output="linear")
+    D = nets.MLPDiscriminator((2,), hidden=(16, 16))
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in G.modules())
+    assert not any(isinstance(m, torch.nn.Tanh) for m in G.modules())
+    z = torch.randn(5, 8)
+    x = G(z)
+    assert x.shape == (5, 2) and D(x).shape == (5,)
+    assert torch.allclose(G(z[:1]), x[:1], atol=1e-6)  # per-sample: the batch does not matter
+    with torch.no_grad():
+        G.net[-1].bias.fill_(3.0)
+    assert G(z).abs().max() > 1  # not squashed into [-1, 1]
+    default = nets.MLPGenerator(8, (2,), hidden=(16,))
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in default.modules())
+    assert isinstance(default.net[-1], torch.nn.Tanh)
+    with pytest.raises(ValueError, match="output"):
+        nets.MLPGenerator(8, (2,), output="sigmoid")

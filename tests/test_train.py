@@ -193,3 +193,22 @@ def test_history_csv_merges_metric_columns(tmp_path):
     write_history_csv(history, tmp_path / "h.csv")
     rows = list(csv.DictReader(open(tmp_path / "h.csv")))
     assert rows == [{"step": "10", "loss_D": "1.0", "fid": ""}, {"step": "20", "loss_D": "0.5", "fid": "30.0"}]
+
+
+def test_progress_follows_steps_or_the_time_budget_whichever_is_further():
+    from ganhelpers.train import UNLIMITED
+    seen = []
+
+    class Record(Callback):
+        def on_step_end(self, trainer):
+            seen.append(trainer.progress)
+
+    trainer = make_trainer(steps=8, callbacks=[Record()])
+    assert trainer.progress == 0.0
+    trainer.fit()
+    assert seen == [pytest.approx(k / 8) for k in range(1, 9)]  # bounded by steps: step / steps
+    seen.clear()
+    trainer = make_trainer(steps=UNLIMITED, minutes=0.005, callbacks=[Record()])  # a 0.3 s budget
+    trainer.fit()
+    assert trainer.stopped_reason.startswith("time budget")
+    assert 0 < seen[0] < 0.5 and seen[-1] == 1.0 and seen == sorted(seen)  # the budget's share, capped at 1
