@@ -35,13 +35,16 @@ def add_instance_noise(x: torch.Tensor, std: float) -> torch.Tensor:
     return x + std * torch.randn_like(x) if std > 0 else x
 
 
-def bce_steps(smooth: float = 0.0, instance_noise: float = 0.0):
+def bce_steps(smooth: float = 0.0, instance_noise: float = 0.0, reuse_fake: bool = True):
     """The standard GAN: BCE for D, non-saturating loss for G, with two optional stabilisers.
 
     smooth: one-sided label smoothing, real targets 1 - smooth (Salimans et al. 2016).
     instance_noise: std of Gaussian noise added to *every* input of D, real and fake, annealed
     linearly to 0 over training (`instance_noise_std`; Sønderby et al. 2016, Arjovsky & Bottou 2017).
     G's step adds noise of the same std, so G is trained against the same (noisy) D that D's step fit.
+    reuse_fake: with one D step per G step, G's step reuses the fakes D's step generated (kept with
+    their graph in `trainer.stash`) instead of running G again, as pytorch/examples' DCGAN does:
+    one G forward per step instead of two, the same losses.
     """
     if not 0.0 <= smooth < 0.5:
         raise ValueError(f"smooth={smooth}: one-sided label smoothing lives in [0, 0.5)")
@@ -50,8 +53,13 @@ def bce_steps(smooth: float = 0.0, instance_noise: float = 0.0):
 
     def d_step(G, D, real, labels, trainer):
         std = instance_noise_std(trainer, instance_noise)
-        with torch.no_grad():  # D's update needs no gradient through G
-            fake = G(noise(G, real.size(0), real.device), labels)
+        z = noise(G, real.size(0), real.device)  # (B, z_dim)
+        if reuse_fake and trainer.config.n_critic == 1 and hasattr(trainer, "stash"):
+            fake = trainer.stash["fake"] = G(z, labels)  # with its graph: g_step reuses it
+            fake = fake.detach()  # D's update needs no gradient through G
+        else:
+            with torch.no_grad():  # D's update needs no gradient through G
+                fake = G(z, labels)
         real_logits = D(add_instance_noise(real, std), labels)  # (B,)
         fake_logits = D(add_instance_noise(fake, std), labels)  # (B,)
         out = {"loss_D": d_loss_bce(real_logits, fake_logits, smooth=smooth),
@@ -62,7 +70,9 @@ def bce_steps(smooth: float = 0.0, instance_noise: float = 0.0):
 
     def g_step(G, D, real, labels, trainer):
         std = instance_noise_std(trainer, instance_noise)
-        fake = G(noise(G, real.size(0), real.device), labels)
+        fake = getattr(trainer, "stash", {}).pop("fake", None)  # d_step's batch of fakes, when it kept one
+        if fake is None:
+            fake = G(noise(G, real.size(0), real.device), labels)
         fake_logits = D(add_instance_noise(fake, std), labels)  # (B,)
         return {"loss_G": g_loss_nonsaturating(fake_logits)}
 

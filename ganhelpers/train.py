@@ -134,6 +134,7 @@ class Trainer:
         self.stopped_reason = ""
         self._stop_request = None
         self._pending: list[dict] = []  # per-step logs still on the device
+        self.stash: dict = {}  # scratch space from d_step to g_step within one step; emptied after it
         self.last_checkpoint: Path | None = None
         self._ckpt_step = 0
         self._start = None  # monotonic time fit() started
@@ -227,6 +228,7 @@ class Trainer:
             out_G = self.g_step(self.G, self.D, real, labels, self)
         _update(self.opt_G, self.scaler_G, _loss(out_G, "loss_G"))
         self.D.requires_grad_(True)
+        self.stash.clear()  # never carry a graph into the next step
         # keep the values on the device: converting to Python floats here would sync every step
         self._pending.append({k: v.detach().float() if torch.is_tensor(v) else torch.tensor(float(v))
                               for k, v in {**out_D, **out_G}.items()})
