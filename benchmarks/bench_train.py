@@ -2,18 +2,24 @@
 
     python benchmarks/bench_train.py [--steps 30] [--batch-size 64] [--device auto] [--workers 2]
 
-1. Steps/s of `ganhelpers.train.Trainer` (tensor-resident uint8 data, the package's BCE steps)
-   against a plain pytorch/examples `dcgan/main.py`-style loop: a torchvision-style Dataset of PIL
-   images with per-image `ToTensor` + `Normalize` transforms in a DataLoader, fp32, `.item()` every step.
-   Both train the same DCGAN networks (same class, same init seed) at the same batch size on the
-   generated `shapes` set (3x32x32, a CIFAR-10 stand-in).
+1. Steps/s of `ganhelpers.train.Trainer` (tensor-resident uint8 data, the package's steps) against a
+   plain pytorch/examples-style loop: a torchvision-style Dataset of PIL images with per-image
+   `ToTensor` + `Normalize` transforms in a DataLoader, fp32, `.item()` every step. DCGAN: the loop of
+   pytorch/examples `dcgan/main.py`; WGAN-GP: the same style with 5 critic steps and the gradient
+   penalty of Gulrajani et al.'s code. Both sides train the same networks (same class, same init seed)
+   at the same batch size on the generated `shapes` set (3x32x32, a CIFAR-10 stand-in).
 2. Images/s of `BatchSampler` against that DataLoader alone (no training).
+Measurements alternate between the two sides over several rounds and the median ratio is reported,
+so a machine that gets busier or quieter during the run biases neither side.
 Ratios > 1 mean ganhelpers is faster.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
+import platform
+import statistics
 import time
 
 import torch
@@ -24,7 +30,7 @@ from torchvision import transforms
 
 from ganhelpers import nets
 from ganhelpers.data import BatchSampler, load_dataset
-from ganhelpers.steps import bce_steps
+from ganhelpers.steps import bce_steps, wgan_gp_steps
 from ganhelpers.train import Callback, TrainConfig, Trainer
 from ganhelpers.utils import get_device, seed_everything
 
@@ -43,15 +49,35 @@ class PILImages(Dataset):
         return self.transform(Image.fromarray(self.arrays[i])), 0
 
 
-def reference_loop(G, D, loader, steps, device, warmup):
-    """pytorch/examples dcgan/main.py, condensed: one G forward reused for D and G updates."""
-    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+def reference_loop(G, D, loader, steps, device, warmup, n_critic=1):
+    """pytorch/examples dcgan/main.py, condensed: one G forward reused for D and G updates.
+    n_critic > 1: the WGAN-GP variant (Wasserstein losses, per-sample gradient penalty, weight 10)."""
+    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999) if n_critic == 1 else (0.0, 0.9))
+    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999) if n_critic == 1 else (0.0, 0.9))
     batches = itertools.chain.from_iterable(itertools.repeat(loader))
     start = None
     for i in range(warmup + steps):
         if i == warmup:
             start = time.perf_counter()
+        if n_critic > 1:
+            for _ in range(n_critic):
+                real = next(batches)[0].to(device)
+                b = real.size(0)
+                fake = G(torch.randn(b, G.z_dim, device=device)).detach()
+                alpha = torch.rand(b, 1, 1, 1, device=device)
+                mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+                grad, = torch.autograd.grad(D(mixed).sum(), mixed, create_graph=True)
+                gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+                loss_D = D(fake).mean() - D(real).mean() + 10 * gp
+                D.zero_grad()
+                loss_D.backward()
+                opt_D.step()
+            G.zero_grad()
+            loss_G = -D(G(torch.randn(b, G.z_dim, device=device))).mean()
+            loss_G.backward()
+            opt_G.step()
+            _ = loss_D.item(), loss_G.item()
+            continue
         real = next(batches)[0].to(device)
         b = real.size(0)
         ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
@@ -72,7 +98,7 @@ def reference_loop(G, D, loader, steps, device, warmup):
     return steps / (time.perf_counter() - start)
 
 
-def ganhelpers_loop(G, D, data, steps, device, batch_size, warmup, **config):
+def ganhelpers_loop(G, D, data, steps, device, batch_size, warmup, steps_fn=bce_steps, **config):
     cfg = TrainConfig(steps=warmup + steps, batch_size=batch_size, progress=False, device=str(device), **config)
     timer = {}
 
@@ -81,7 +107,7 @@ def ganhelpers_loop(G, D, data, steps, device, batch_size, warmup, **config):
             if t.step == warmup:
                 timer["start"] = time.perf_counter()
 
-    trainer = Trainer(G, D, *bce_steps(), data, cfg, callbacks=[Clock()])
+    trainer = Trainer(G, D, *steps_fn(), data, cfg, callbacks=[Clock()])
     trainer.fit()
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -98,43 +124,68 @@ def images_per_second(batches, n_batches, batch_size):
     return n_batches * batch_size / (time.perf_counter() - start)
 
 
+def nets_for(model, device):
+    seed_everything(0)
+    norm = "layer" if model == "wgan-gp" else "batch"
+    return (nets.DCGANGenerator(100, (3, 32, 32)).to(device),
+            nets.DCGANDiscriminator((3, 32, 32), norm=norm).to(device))
+
+
+def median(values):
+    return statistics.median(values)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=10, help="timed steps per round and side")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (median ratio reported)")
+    p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--models", default="dcgan,wgan-gp")
     p.add_argument("--device", default="auto")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers (pytorch/examples default: 2)")
     p.add_argument("--images", type=int, default=20000, help="size of the shapes set")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = get_device(args.device)
     data = load_dataset("shapes", "train", n=args.images)
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
-          f"batch {args.batch_size}, DCGAN 3x32x32, {len(data)} images")
+    print(f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or 'cpu'}), "
+          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, batch {args.batch_size}, "
+          f"DCGAN nets 3x32x32 base 64, {len(data)} images, {args.rounds} rounds, load average "
+          f"{os.getloadavg()[0]:.1f} at start")
 
     loader = DataLoader(PILImages(data.images), batch_size=args.batch_size, shuffle=True, drop_last=True,
                         num_workers=args.workers, persistent_workers=args.workers > 0)
     n_batches = max(50, 2 * len(data) // args.batch_size // 4)
-    dl_rate = images_per_second(itertools.chain.from_iterable(itertools.repeat(loader)), n_batches, args.batch_size)
     sampler = BatchSampler(data, args.batch_size, device=device)
-    bs_rate = images_per_second(iter(sampler), n_batches, args.batch_size)
-    print(f"data   DataLoader + PIL transforms: {dl_rate:10,.0f} images/s")
-    print(f"data   ganhelpers BatchSampler:     {bs_rate:10,.0f} images/s   ratio {bs_rate / dl_rate:6.1f}x")
+    dl, bs = [], []
+    for _ in range(args.rounds):
+        dl.append(images_per_second(itertools.chain.from_iterable(itertools.repeat(loader)), n_batches, args.batch_size))
+        bs.append(images_per_second(iter(sampler), n_batches, args.batch_size))
+    print(f"data     DataLoader + PIL transforms: {median(dl):10,.0f} images/s")
+    print(f"data     ganhelpers BatchSampler:     {median(bs):10,.0f} images/s   "
+          f"ratio {median([b / d for b, d in zip(bs, dl)]):6.1f}x")
 
-    seed_everything(0)
-    G, D = nets.DCGANGenerator(100, (3, 32, 32)).to(device), nets.DCGANDiscriminator((3, 32, 32)).to(device)
-    ref = reference_loop(G, D, loader, args.steps, device, args.warmup)
-    seed_everything(0)
-    G, D = nets.DCGANGenerator(100, (3, 32, 32)), nets.DCGANDiscriminator((3, 32, 32))
-    ours = ganhelpers_loop(G, D, data, args.steps, device, args.batch_size, args.warmup)
-    print(f"train  pytorch/examples-style loop: {ref:8.2f} steps/s")
-    print(f"train  ganhelpers Trainer:          {ours:8.2f} steps/s   ratio {ours / ref:5.2f}x")
-    if device.type == "cuda":
-        seed_everything(0)
-        G, D = nets.DCGANGenerator(100, (3, 32, 32)), nets.DCGANDiscriminator((3, 32, 32))
-        fast = ganhelpers_loop(G, D, data, args.steps, device, args.batch_size, args.warmup,
-                               amp="auto", channels_last=True)
-        print(f"train  ganhelpers + AMP + NHWC:     {fast:8.2f} steps/s   ratio {fast / ref:5.2f}x")
+    for model in args.models.split(","):
+        steps_fn, n_critic = {"dcgan": (bce_steps, 1), "wgan-gp": (wgan_gp_steps, 5)}[model]
+        config = dict(n_critic=n_critic, betas=(0.0, 0.9)) if n_critic > 1 else {}
+        variants = {"ganhelpers Trainer": {}}
+        if device.type == "cuda":
+            variants["ganhelpers + AMP + NHWC"] = dict(amp="auto", channels_last=True)
+        ref, ours = [], {name: [] for name in variants}
+        for _ in range(args.rounds):
+            ref.append(reference_loop(*nets_for(model, device), loader, args.steps, device, args.warmup, n_critic))
+            for name, extra in variants.items():
+                ours[name].append(ganhelpers_loop(*nets_for(model, device), data, args.steps, device, args.batch_size,
+                                                  args.warmup, steps_fn=steps_fn, **config, **extra))
+        print(f"{model:<8} pytorch/examples-style loop: {median(ref):8.2f} steps/s")
+        for name, rates in ours.items():
+            print(f"{model:<8} {name + ':':<28} {median(rates):8.2f} steps/s   "
+                  f"ratio {median([o / r for o, r in zip(rates, ref)]):5.2f}x")
+        if device.type == "cuda":
+            print(f"{model:<8} time per 1000 steps (fastest): {1000 / max(max(r) for r in ours.values()):.0f} s")
 
 
 if __name__ == "__main__":

@@ -154,8 +154,9 @@ def _train(args, parser) -> int:
             "img_shape": list(data.img_shape), "n_classes": data.n_classes}
     source, callbacks = data, [SampleSaver(out, every=args.sample_every)]
     if args.model in pix2pix.MODEL_NAMES:  # image-to-image: batches of (target, condition) pairs made from data
-        source, callbacks, test_pairs = pix2pix.cli_training_parts(
-            data, args.dataset, args.batch_size, get_device(args.device), args.seed, out, args.sample_every)
+        test_pairs = pix2pix.heldout_pairs(args.dataset, args.seed)
+        source = pix2pix.PairSampler(pix2pix.make_pairs(data), args.batch_size, get_device(args.device), args.seed)
+        callbacks = [pix2pix.TripletSaver(out, test_pairs, every=args.sample_every)]  # input | output | target
     trainer = Trainer(G, D, d_step, g_step, source, config, meta=meta, callbacks=callbacks)
     if args.model in pix2pix.MODEL_NAMES:
         pix2pix.use_fixed_pairs(trainer, test_pairs)  # progress grids: G's outputs for fixed test conditions

@@ -392,8 +392,9 @@ class BatchSampler:
             self._new_epoch()
         idx = self.perm[self.pos:self.pos + self.batch_size].to(self.device)  # (B,)
         self.pos += self.batch_size
-        x = self.x[idx]  # gathered on the device, so only B indices cross the bus
-        return (to_float(x) if self.is_image else x), self.labels[idx]
+        x = self.x.index_select(0, idx)  # gathered on the device (only B indices cross the bus); index_select
+        labels = self.labels.index_select(0, idx)  # is ~40x faster than x[idx] for uint8 on a CPU
+        return (to_float(x) if self.is_image else x), labels
 
     def __iter__(self):
         return self

@@ -14,6 +14,7 @@ from . import nets
 from .conditional import acgan_steps, build_acgan, build_cgan
 from .steps import bce_steps, wgan_gp_steps
 from . import pix2pix
+from . import sagan
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ MODELS: dict[str, ModelSpec] = {
     # CPU run on mnist-5k draws the requested digit (measured there)
     "cgan": ModelSpec("cgan", "conditional GAN: label embedded as an extra image channel of a layer-norm critic "
                       "and concatenated to z; WGAN-GP", build_cgan, wgan_gp_steps, conditional=True,
-                      defaults=dict(lr_G=1e-4, lr_D=1e-4, betas=(0.0, 0.9), n_critic=5)),
+                      defaults=dict(lr_G=2e-4, lr_D=4e-4, betas=(0.5, 0.9), n_critic=1)),
     "acgan": ModelSpec("acgan", "AC-GAN: label concatenated to z; D with a real/fake head and a class head; "
                        "BCE + cross-entropy", build_acgan, acgan_steps, conditional=True,
                        defaults=dict(lr_G=2e-4, lr_D=2e-4, betas=(0.5, 0.999))),
@@ -82,6 +83,9 @@ MODELS: dict[str, ModelSpec] = {
     "pix2pix-l1": ModelSpec("pix2pix-l1", "Pix2Pix's L1-only baseline: the same U-Net trained on L1 alone "
                             "(D unused)", pix2pix.build, partial(pix2pix.pix2pix_steps, adversarial=False),
                             defaults=dict(lr_G=2e-4, lr_D=2e-4, betas=(0.5, 0.999))),
+    "sagan": ModelSpec("sagan", "conditional self-attention GAN: spectral norm in G and D, conditional batch norm in G, "
+                       "projection D, attention at 14x14 (G) / 7x7 (D), hinge loss, TTUR", sagan.build_sagan,
+                       sagan.sagan_steps, conditional=True, defaults=dict(lr_G=1e-4, lr_D=4e-4, betas=(0.0, 0.9))),
 }
 
 

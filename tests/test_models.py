@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from ganhelpers import pix2pix
 from ganhelpers.data import ImageSet
 from ganhelpers.models import MODELS, get_model
 from ganhelpers.train import TrainConfig, Trainer
@@ -33,17 +34,21 @@ def test_every_model_builds_and_trains_one_step(name, shape):
         pytest.skip(spec.check(shape))
     seed_everything(0)
     G, D = spec.build(shape, 10, 16)
-    assert G.z_dim == 16 and count_params(G) > 0 and count_params(D) > 0
+    paired = name in pix2pix.MODEL_NAMES  # image-to-image: no z, batches of (target, condition) pairs
+    assert G.z_dim == (0 if paired else 16) and count_params(G) > 0 and count_params(D) > 0
     config = TrainConfig(**{**spec.defaults, "steps": 1, "batch_size": 4, "log_every": 1, "progress": False,
                             "device": "cpu"})
-    trainer = Trainer(G, D, *spec.steps(), tiny_data(shape), config)
+    data = pix2pix.PairSampler(pix2pix.make_pairs(tiny_data(shape)), 4) if paired else tiny_data(shape)
+    trainer = Trainer(G, D, *spec.steps(), data, config)
+    if paired:
+        pix2pix.use_fixed_pairs(trainer, pix2pix.make_pairs(tiny_data(shape)))
     before = [p.detach().clone() for p in G.parameters()]
     history = trainer.fit()
     assert history["step"] == [1]
     assert all(torch.isfinite(torch.tensor(history[k])).all() for k in ("loss_D", "loss_G"))
     assert any(not torch.equal(a, b) for a, b in zip(before, G.parameters()))  # G was updated
     samples = trainer.sample_fixed()
-    assert samples.shape == (config.n_fixed, *shape) and samples.abs().max() <= 1
+    assert samples.shape == (16 if paired else config.n_fixed, *shape) and samples.abs().max() <= 1
 
 
 def test_dcgan_improved_has_its_tricks():
