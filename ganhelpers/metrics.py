@@ -6,7 +6,8 @@ those statistics with a real reference set whose statistics are computed once an
 
 - `frechet_distance`: the pure maths, same signature and result as pytorch-fid's
   `calculate_frechet_distance`; `kid`, `mmd2_unbiased` and `inception_score` are pure functions too.
-- `FeatureStats`, `batches`, `compute_statistics`, `reference_statistics`: streaming extraction.
+- `FeatureStats` (in `ganhelpers.stats`), `batches`, `compute_statistics`, `reference_statistics`: streaming
+  extraction.
 - `fid_scores(G, "cifar10")`: FID, KID and IS in one pass with pytorch-fid's Inception, each number
   with its protocol; offline it raises `WeightsUnavailable`, whose message names the offline judges.
 - `MetricCallback(judge_metric("mnist-5k"), every=500)`: measures during training, records
@@ -21,13 +22,12 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import data
+from .stats import FeatureStats
 from .train import Callback, write_history_csv
 
 # the networks live in ganhelpers.judges (which imports this module); reachable from here too
@@ -122,125 +122,6 @@ def inception_score(logits, splits: int = 10) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------------------- streaming statistics
-
-class FeatureStats:
-    """Mean and covariance of features, plus what KID and IS need, accumulated in bounded memory.
-
-    update(features (B, F), logits (B, K) or None, labels (B,) or None) any number of times; memory
-    is O(F^2 + kid_max F + splits K), whatever the number of images. Sums are float64 and shifted by
-    the first batch's mean (no cancellation in the covariance of features far from 0).
-    kid_max: keep the first kid_max feature rows for KID (0: none). n_expected: the final count, so
-    that IS can assign sample i to split i * is_splits // n_expected (unknown: one split).
-    With logits it also counts confident predictions (max softmax > confident), their classes, and,
-    given labels, correct ones: the judges' scores.
-    """
-
-    def __init__(self, kid_max: int = 10000, n_expected: int | None = None, is_splits: int = 10,
-                 confident: float = 0.9):
-        self.kid_max, self.n_expected, self.confident_threshold = kid_max, n_expected, confident
-        self.is_splits = is_splits if n_expected else 1
-        self.n, self.confident, self.correct, self.labelled = 0, 0, 0, False
-        self._shift = self._s1 = self._s2 = None
-        self._kid_rows: list[np.ndarray] = []
-        self._kid_count = 0
-        self._p_sum = self._plogp = self._split_n = self._class_counts = None
-
-    def update(self, features: torch.Tensor, logits: torch.Tensor | None = None, labels=None) -> None:
-        f = features.detach().flatten(1)
-        acc = "cpu" if f.device.type == "mps" else f.device  # MPS has no float64
-        f = f.to(acc, torch.float64)  # (B, F)
-        if self._shift is None:
-            self._shift = f.mean(0)
-            self._s1 = torch.zeros_like(self._shift)  # (F,) sum of shifted features
-            self._s2 = torch.zeros(f.shape[1], f.shape[1], dtype=torch.float64, device=acc)  # (F, F) their outer products
-        d = f - self._shift
-        self._s1 += d.sum(0)
-        self._s2 += d.T @ d  # (F, F)
-        if self._kid_count < self.kid_max:
-            keep = f[: self.kid_max - self._kid_count].float().cpu().numpy()
-            self._kid_rows.append(keep)
-            self._kid_count += len(keep)
-        if logits is not None:
-            self._update_logits(logits.detach().to(torch.float64).cpu(), labels)
-        self.n += len(f)
-
-    def _update_logits(self, logits: torch.Tensor, labels) -> None:
-        b, k = logits.shape
-        if self._p_sum is None:
-            self._p_sum = torch.zeros(self.is_splits, k, dtype=torch.float64)
-            self._plogp, self._split_n = torch.zeros(self.is_splits, dtype=torch.float64), torch.zeros(self.is_splits)
-            self._class_counts = torch.zeros(k, dtype=torch.long)
-        p = torch.softmax(logits, 1)  # (B, K)
-        index = torch.arange(self.n, self.n + b)
-        split = (index * self.is_splits // self.n_expected if self.n_expected else index * 0).clamp(max=self.is_splits - 1)
-        self._p_sum.index_add_(0, split, p)
-        self._plogp.index_add_(0, split, torch.special.xlogy(p, p).sum(1))
-        self._split_n.index_add_(0, split, torch.ones(b))
-        top, predicted = p.max(1)
-        sure = top > self.confident_threshold
-        self.confident += int(sure.sum())
-        self._class_counts += torch.bincount(predicted[sure], minlength=k)
-        if labels is not None:
-            self.labelled = True
-            self.correct += int((predicted == torch.as_tensor(labels).cpu()).sum())
-
-    @property
-    def mean(self) -> np.ndarray:
-        """(F,) float64."""
-        return (self._shift + self._s1 / self.n).cpu().numpy()
-
-    @property
-    def cov(self) -> np.ndarray:
-        """(F, F) float64, unbiased (divides by n - 1, like np.cov and pytorch-fid)."""
-        if self.n < 2:
-            raise ValueError("a covariance needs at least 2 samples")
-        return ((self._s2 - torch.outer(self._s1, self._s1) / self.n) / (self.n - 1)).cpu().numpy()
-
-    @property
-    def features(self) -> np.ndarray:
-        """The first min(n, kid_max) feature rows (M, F) float32, for KID."""
-        return np.concatenate(self._kid_rows) if self._kid_rows else np.zeros((0, 0), np.float32)
-
-    def inception_score(self) -> tuple[float, float]:
-        """(mean, std) over splits of exp(E KL(p(y|x) || p(y))); needs logits."""
-        if self._p_sum is None:
-            raise ValueError("no logits were accumulated: this extractor gives no class probabilities")
-        used = self._split_n > 0
-        marginal = self._p_sum[used] / self._split_n[used, None]  # (S, K) p(y) per split
-        kl = self._plogp[used] / self._split_n[used] - torch.special.xlogy(marginal, marginal).sum(1)  # (S,)
-        scores = kl.exp().numpy()
-        return float(scores.mean()), float(scores.std())
-
-    def classes_covered(self, min_share: float = 0.01) -> int:
-        """Classes that got at least `min_share` of all confident predictions."""
-        total = int(self._class_counts.sum()) if self._class_counts is not None else 0
-        return int((self._class_counts >= max(1, min_share * total)).sum()) if total else 0
-
-    def save(self, path, about: str = "") -> None:
-        """mu and sigma (pytorch-fid's .npz keys, so `python -m pytorch_fid DIR this.npz` works), n, KID rows."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez(tmp, mu=self.mean, sigma=self.cov, n=self.n, features=self.features, about=about)
-        os.replace(tmp, path)
-
-    @classmethod
-    def load(cls, path) -> "FeatureStats":
-        """What `save` wrote."""
-        with np.load(path) as f:
-            stats = cls.from_moments(f["mu"], f["sigma"], int(f["n"]))
-            stats._kid_rows, stats._kid_count = [f["features"]], len(f["features"])
-        return stats
-
-    @classmethod
-    def from_moments(cls, mu: np.ndarray, sigma: np.ndarray, n: int) -> "FeatureStats":
-        """Statistics known only by mean (F,), covariance (F, F) and count (no KID rows, no logits)."""
-        stats = cls(kid_max=0)
-        stats.n, stats._shift = n, torch.as_tensor(mu, dtype=torch.float64)
-        stats._s1 = torch.zeros_like(stats._shift)
-        stats._s2 = torch.as_tensor(sigma, dtype=torch.float64) * (n - 1)
-        return stats
-
 
 # ----------------------------------------------------------------------------- sources of images
 

@@ -45,7 +45,11 @@ def _dcgan(img_shape, n_classes, z_dim):
 def _wgan_gp(img_shape, n_classes, z_dim):
     # a critic, not a classifier: no sigmoid, and layer norm because the per-sample gradient
     # penalty is meaningless when batch norm mixes the samples of a batch
-    return nets.DCGANGenerator(z_dim, img_shape), nets.DCGANDiscriminator(img_shape, norm="layer")
+    # 28x28 digits: half width (base 32): five critic steps with a double backward each make WGAN-GP ~5x the
+    # cost of a DCGAN step, and digits need less capacity than colour images (measured: 2.4x the steps/s on CPU)
+    base = 32 if img_shape[-1] == 28 else 64
+    return (nets.DCGANGenerator(z_dim, img_shape, base=base),
+            nets.DCGANDiscriminator(img_shape, base=base, norm="layer"))
 
 
 def _gan(img_shape, n_classes, z_dim):

@@ -51,7 +51,7 @@ class TrainConfig:
     progress: bool = True          # tqdm progress bar
 
     def __post_init__(self):
-        self.betas = tuple(self.betas)
+        self.betas = tuple(float(b) if isinstance(b, (int, float)) else b for b in self.betas)  # Adam refuses an int 0
         problems = []
         for name in ("steps", "batch_size", "n_critic", "log_every", "n_fixed"):
             value = getattr(self, name)
