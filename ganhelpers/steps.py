@@ -54,7 +54,7 @@ def bce_steps(smooth: float = 0.0, instance_noise: float = 0.0, reuse_fake: bool
     def d_step(G, D, real, labels, trainer):
         std = instance_noise_std(trainer, instance_noise)
         z = noise(G, real.size(0), real.device)  # (B, z_dim)
-        if reuse_fake and trainer.config.n_critic == 1 and hasattr(trainer, "stash"):
+        if reuse_fake and hasattr(trainer, "stash") and trainer.config.n_critic == 1:  # a Trainer, one D step
             fake = trainer.stash["fake"] = G(z, labels)  # with its graph: g_step reuses it
             fake = fake.detach()  # D's update needs no gradient through G
         else:

@@ -120,6 +120,8 @@ class Trainer:
         self.scaler_D = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.scaler_G = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.scaler = self.scaler_D  # the active one, for steps that need it (gradient penalty)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # shapes never change in a run: let cuDNN pick its fastest kernels
         self.channels_last = config.channels_last and self.device.type == "cuda"
         if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
