@@ -3,6 +3,7 @@
     python -m ganhelpers train dcgan --dataset mnist-5k --minutes 5 --out runs/dcgan-mnist
     python -m ganhelpers sample runs/dcgan-mnist --n 64 --out samples.png
     python -m ganhelpers evaluate runs/dcgan-mnist --metric judge
+    python -m ganhelpers search dcgan --dataset mnist-5k --minutes 10 --out runs/search-dcgan
     python -m ganhelpers list
 
 Bad names, impossible numbers and a model that cannot take the dataset's shape exit with code 2
@@ -78,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=_positive_int, default=100)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    r = sub.add_parser("search", help="hyperparameter search (successive halving) against the model's default")
+    r.add_argument("model", help=f"one of: {', '.join(MODELS)}")
+    r.add_argument("--dataset", default="mnist-5k", help="one with an offline judge: mnist-5k, mnist, shapes")
+    r.add_argument("--minutes", type=_positive_float, help="total time budget of the search")
+    r.add_argument("--steps", type=_positive_int, help="instead of --minutes: G steps per finalist (reproducible)")
+    r.add_argument("--trials", type=_positive_int, default=8, help="configurations besides the default (default 8)")
+    r.add_argument("--eta", type=int, default=3, help="keep the best 1/eta at each rung (default 3)")
+    r.add_argument("--out", help="search folder (default runs/search-MODEL-DATASET); rerun it to resume")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     sub.add_parser("list", help="list models and datasets")
     return p
 
@@ -86,7 +97,8 @@ def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return {"train": _train, "sample": _sample, "evaluate": _evaluate, "list": _list}[args.command](args, parser)
+        return {"train": _train, "sample": _sample, "evaluate": _evaluate, "search": _search,
+                "list": _list}[args.command](args, parser)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -162,6 +174,24 @@ def _train(args, parser) -> int:
         pix2pix.use_fixed_pairs(trainer, test_pairs)  # progress grids: G's outputs for fixed test conditions
     trainer.fit()
     print(f"wrote {out / 'checkpoint.pt'}, {out / 'history.csv'}, {out / 'config.json'}, {out / 'samples'}/")
+    return 0
+
+
+def _search(args, parser) -> int:
+    from . import search
+    out = Path(args.out or f"runs/search-{args.model}-{args.dataset}")
+    try:  # every check comes before any training
+        job = search.Search(args.model, dataset=args.dataset, minutes=args.minutes, steps=args.steps,
+                            trials=args.trials, eta=args.eta, out=out, seed=args.seed, device=args.device)
+    except ValueError as e:
+        parser.error(str(e))
+    try:
+        results = job.run()  # prints each trial, then the table, the best configuration and the default's score
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    search.plot_search(results, out / "search.png")
+    print(f"wrote {out / 'results.json'}, {out / 'results.csv'}, {out / 'search.png'}; trials in {out}/trial_*")
     return 0
 
 

@@ -211,7 +211,8 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end(self)
         if cfg.progress:
-            print(f"step {self.step}/{cfg.steps}: {self.stopped_reason} "
+            of = f"/{cfg.steps}" if cfg.steps < UNLIMITED else ""
+            print(f"step {self.step}{of}: {self.stopped_reason} "
                   f"({seconds:.0f} s, {self.steps_per_second:.1f} steps/s)")
         return self.history
 

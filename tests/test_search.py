@@ -33,7 +33,7 @@ def small_search(out, **kwargs):
     ({"lr_G": "fast"}, {}, "non-empty list"),
     ({"steps": [10, 20]}, {}, "set by the search itself"),
     ({"lr_G": [1e-3, -1.0]}, {}, "lr_G=-1.0 must be > 0"),
-    ({"lr_G": S.LogUniform(0.0, 1e-3)}, {}, "0 < low < high"),
+    ({"lr_G": S.LogUniform(0.0, 1e-3)}, {}, "0 < low on a log scale"),
     ({"lr_G": S.LogUniform(1e-4, 1e-3)}, {"method": "grid"}, "a grid needs a list"),
     ({"lr_G": [1e-3]}, {"minutes": 0, "steps": None}, "must be positive"),
     ({"lr_G": [1e-3]}, {"minutes": -2.0, "steps": None}, "must be positive"),
@@ -129,6 +129,11 @@ def test_a_trial_continued_over_rungs_equals_one_straight_run(tmp_path):
         assert torch.equal(value, searched[name]), name
 
 
+def measured(results):
+    """What a rerun must repeat exactly (the seconds differ run to run)."""
+    return [(t["trial"], t["values"], t["scores"], t["steps"], t["status"]) for t in results["trials"]]
+
+
 def test_reproducible_and_resumable_after_an_interruption(tmp_path, monkeypatch):
     straight = small_search(tmp_path / "a").run()
     real_train, calls, state = S.Search._train, [], {"interrupt": True}
@@ -148,9 +153,9 @@ def test_reproducible_and_resumable_after_an_interruption(tmp_path, monkeypatch)
     calls.clear()
     resumed = small_search(tmp_path / "b").run()
     assert calls[:3] == [2, 3, 4]  # the finished trials were skipped
-    assert resumed["trials"] == straight["trials"] and resumed["best"] == straight["best"]  # bit for bit
+    assert measured(resumed) == measured(straight) and resumed["best"] == straight["best"]  # bit for bit
     calls.clear()
-    assert small_search(tmp_path / "b").run()["trials"] == straight["trials"] and calls == []  # all done: no training
+    assert measured(small_search(tmp_path / "b").run()) == measured(straight) and calls == []  # all done: no training
     with pytest.raises(ValueError, match="holds a different search"):
         small_search(tmp_path / "b", seed=1).run()
 
@@ -181,3 +186,34 @@ def test_too_small_a_budget_is_refused(tmp_path):
         S.search("gan", {"lr_G": S.LogUniform(1e-4, 1e-3)}, minutes=0.01, trials=20, out=tmp_path / "x",
                  metric=weight_metric(), device="cpu", verbose=False)
     assert not list((tmp_path / "x").glob("trial_*"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["search", "stylegan", "--steps", "4"], "unknown model 'stylegan'"),
+    (["search", "gan", "--minutes", "0"], "positive"),
+    (["search", "gan"], "exactly one budget"),
+    (["search", "dcgan", "--dataset", "ring8", "--steps", "4"], "2-D points"),
+    (["search", "pix2pix", "--steps", "4"], "paired images"),
+    (["search", "gan", "--steps", "4", "--eta", "1"], "eta=1"),
+])
+def test_cli_bad_input_exits_2_before_any_work(args, message, capsys, tmp_path, monkeypatch):
+    from ganhelpers.__main__ import main
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_search_prints_the_table_the_best_and_the_default(tmp_path, capsys):
+    from ganhelpers.__main__ import main
+    out = tmp_path / "s"
+    assert main(["search", "gan", "--steps", "4", "--trials", "2", "--eta", "2", "--out", str(out),
+                 "--device", "cpu"]) == 0
+    text = capsys.readouterr().out
+    assert "trial  lr_G" in text and "judge_fd@2" in text and "best: trial" in text
+    assert "default (trial 0, same budget): judge_fd" in text
+    assert {p.name for p in out.iterdir()} >= {"results.json", "results.csv", "search.png", "trial_000"}
+    assert main(["search", "gan", "--steps", "4", "--trials", "2", "--eta", "2", "--out", str(out),
+                 "--device", "cpu"]) == 0
+    assert "resuming" in capsys.readouterr().out  # nothing left to train
