@@ -157,7 +157,8 @@ class SAGANGenerator(nn.Module):
         self.resolutions, widths = _levels(size, base)
         self.attn_res = _attention_level(self.resolutions[:-1], self.resolutions[-2] if attn_res == "auto" else attn_res)
         self.widths = widths
-        self.fc = sn(nn.Linear(z_dim, widths[0] * self.resolutions[0] ** 2))
+        in_dim = z_dim + (embed_dim if n_classes else 0)  # G's input is [z, e_y] (as in BigGAN-deep)
+        self.fc = sn(nn.Linear(in_dim, widths[0] * self.resolutions[0] ** 2))
         self.class_embed = nn.Embedding(n_classes, embed_dim) if n_classes else None  # e_y, shared by all CBNs
         self.norms = nn.ModuleList([ConditionalBatchNorm2d(w, embed_dim if n_classes else 0) for w in widths])
         self.ups = nn.ModuleList([sn(nn.Conv2d(a, b, 3, 1, 1, bias=False)) for a, b in zip(widths, widths[1:])])
@@ -168,7 +169,8 @@ class SAGANGenerator(nn.Module):
         labels = _check_labels(labels, self.n_classes, z.size(0))
         e = self.class_embed(labels) if self.n_classes else None  # (B, embed_dim): e_y
         r0 = self.resolutions[0]
-        x = self.fc(z).view(z.size(0), self.widths[0], r0, r0)  # (B, 4b, 7 or 4, 7 or 4)
+        x = self.fc(z if e is None else torch.cat([z, e], dim=1))  # (B, 4b * r0 * r0)
+        x = x.view(z.size(0), self.widths[0], r0, r0)  # (B, 4b, 7 or 4, 7 or 4)
         for i, (norm, res) in enumerate(zip(self.norms, self.resolutions)):
             if i > 0:
                 x = self.ups[i - 1](F.interpolate(x, scale_factor=2, mode="nearest"))  # (B, w, res, res)
@@ -203,6 +205,7 @@ class SAGANDiscriminator(nn.Module):
         self.resolutions = resolutions
         self.first = sn(nn.Conv2d(c, widths[0], 3, 1, 1))
         self.downs = nn.ModuleList([sn(nn.Conv2d(a, b, 4, 2, 1)) for a, b in zip(widths, widths[1:])])
+        self.convs = nn.ModuleList([sn(nn.Conv2d(b, b, 3, 1, 1)) for b in widths[1:]])  # one more conv per level
         self.attention = SelfAttention(widths[resolutions.index(self.attn_res)]) if self.attn_res else None
         self.n_features = widths[-1] * resolutions[-1] ** 2  # F
         self.psi = sn(nn.Linear(self.n_features, 1))
@@ -211,8 +214,9 @@ class SAGANDiscriminator(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """phi(x): (B, C, H, W) -> (B, F), the last feature map flattened."""
         h = F.leaky_relu(self.first(x), 0.1)  # (B, b, H, W)
-        for down, res in zip(self.downs, self.resolutions[1:]):
+        for down, conv, res in zip(self.downs, self.convs, self.resolutions[1:]):
             h = F.leaky_relu(down(h), 0.1)  # spatial size halves: (B, w, res, res)
+            h = F.leaky_relu(conv(h), 0.1)  # (B, w, res, res)
             if res == self.attn_res:
                 h = self.attention(h)
         return h.flatten(1)  # (B, F)
@@ -226,7 +230,7 @@ class SAGANDiscriminator(nn.Module):
         return logits
 
 
-def build_sagan(img_shape, n_classes: int, z_dim: int, base: int = 32):
+def build_sagan(img_shape, n_classes: int, z_dim: int, base: int = 16):
     """(G, D) for the model registry: `ganhelpers.models.MODELS["sagan"]`."""
     return (SAGANGenerator(z_dim, img_shape, n_classes, base=base),
             SAGANDiscriminator(img_shape, n_classes, base=base))

@@ -121,6 +121,9 @@ def test_acgan_steps_are_the_two_loss_terms(shape):
     (rs, rc), (fs, fc) = D(real), D(fake)
     expected = losses.d_loss_bce(rs, fs) + F.cross_entropy(rc, labels) + F.cross_entropy(fc, labels)
     assert torch.allclose(out["loss_D"], expected, atol=1e-5)
+    torch.manual_seed(1)  # without the fake term, D's classifier learns from real images only
+    real_only = acgan_steps(fake_class_loss=False)[0](G, D, real, labels, FakeTrainer())
+    assert torch.allclose(real_only["loss_D"], expected - F.cross_entropy(fc, labels), atol=1e-5)
     with pytest.raises(ValueError, match="class_weight"):
         acgan_steps(class_weight=-1)
 
@@ -136,6 +139,7 @@ def test_registry_entries_are_conditional_and_pass_check():
         with pytest.raises(ValueError, match="labelled"):
             spec.build((1, 28, 28), 0, 100)
     assert MODELS["cgan"].defaults["n_critic"] >= 1
+    assert MODELS["acgan"].steps.keywords == {"fake_class_loss": False}  # the CLI's variant (see models.py)
 
 
 def test_mean_pairwise_distance_known_answers():

@@ -121,27 +121,44 @@ def test_spectral_norm_brings_the_top_singular_value_to_one():
 
 def test_both_networks_are_spectrally_normalised():
     G, D = sagan.build_sagan((1, 28, 28), 10, 16, base=8)
+    # the class embedding and CBN's maps to gamma/beta are not weight layers of the signal path (and
+    # W = 0 at the start has no top singular value to divide by): everything else is normalised
+    conditioning = {id(m) for norm in G.norms for m in norm.modules()} | {id(G.class_embed)}
     for net in (G, D):
-        weighted = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding))]
-        weighted = [m for m in weighted if not (isinstance(m, nn.Embedding) and net is G)]  # CBN's tables
-        assert weighted and all(hasattr(m, "parametrizations") for m in weighted)
+        weighted = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.Embedding))
+                    and id(m) not in conditioning]
+        assert len(weighted) >= 6 and all(hasattr(m, "parametrizations") for m in weighted)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
 
 
 def test_conditional_batch_norm_uses_the_label():
     torch.manual_seed(0)
-    cbn = ConditionalBatchNorm2d(4, n_classes=3)
+    cbn = ConditionalBatchNorm2d(4, embed_dim=3)
     x = torch.randn(6, 4, 5, 5)
-    labels = torch.tensor([0, 1, 2, 0, 1, 2])
-    assert torch.allclose(cbn(x, labels), cbn.bn(x), atol=1e-6)  # gamma = 1, beta = 0 at the start
+    e = torch.eye(3)[[0, 1, 2, 0, 1, 2]]  # one-hot class vectors: the table-per-class special case
+    assert torch.allclose(cbn(x, e), cbn.bn(x), atol=1e-6)  # W = 0 at the start: gamma = 1, beta = 0
     with torch.no_grad():
-        cbn.gamma.weight.copy_(torch.tensor([[1.0], [2.0], [3.0]]).expand(3, 4))
-        cbn.beta.weight.copy_(torch.tensor([[0.0], [-1.0], [5.0]]).expand(3, 4))
-    out, normed = cbn(x, labels), cbn.bn(x)
+        cbn.gain.weight.copy_(torch.tensor([0.0, 1.0, 2.0]).expand(4, 3))   # gamma_y = 1, 2, 3
+        cbn.bias.weight.copy_(torch.tensor([0.0, -1.0, 5.0]).expand(4, 3))  # beta_y = 0, -1, 5
+    out, normed = cbn(x, e), cbn.bn(x)
     for k, (g, b) in enumerate([(1, 0), (2, -1), (3, 5)]):
-        assert torch.allclose(out[labels == k], g * normed[labels == k] + b, atol=1e-5)
-    cbn(x, torch.zeros(6, dtype=torch.long)).sum().backward()  # only class 0's row learns from class 0
-    assert cbn.gamma.weight.grad[1:].abs().sum() == 0 and cbn.gamma.weight.grad[0].abs().sum() > 0
+        rows = e[:, k] == 1
+        assert torch.allclose(out[rows], g * normed[rows] + b, atol=1e-5)
+    plain = ConditionalBatchNorm2d(4, embed_dim=0)  # unconditional: ordinary affine batch norm
+    assert torch.equal(plain(x, None), plain.bn(x)) and plain.bn.affine
+
+
+def test_generator_uses_the_label():
+    torch.manual_seed(0)
+    G = SAGANGenerator(16, (1, 28, 28), 10, base=8).eval()
+    z = torch.randn(1, 16).repeat(10, 1)  # one z, ten classes
+    images = G(z, torch.arange(10))
+    assert (images[1:] - images[:1]).abs().flatten(1).amax(1).min() > 1e-4  # every class changes the picture
+    G.train()
+    G(z, torch.arange(10)).square().mean().backward()
+    assert G.class_embed.weight.grad.abs().sum(1).gt(0).all()  # every class's embedding learns
+    # gamma/beta start at 1/0 (W = 0) but receive gradient at once
+    assert all(norm.gain.weight.grad.abs().sum() > 0 for norm in G.norms)
 
 
 def test_projection_discriminator_formula_and_label_effect():
