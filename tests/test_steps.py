@@ -6,8 +6,9 @@ from ganhelpers import nets, steps
 from ganhelpers.data import ImageSet
 from ganhelpers.losses import d_loss_bce
 from ganhelpers.steps import add_instance_noise, bce_steps, instance_noise_std, wgan_gp_steps
-from ganhelpers.train import Callback, TrainConfig, Trainer
+from ganhelpers.train import TrainConfig, Trainer
 from ganhelpers.utils import seed_everything
+from test_train import Crash, CrashAt  # the simulated crash of the resume tests
 
 
 class FakeTrainer:
@@ -123,19 +124,6 @@ def test_bad_options_fail_loudly():
         bce_steps(smooth=0.7)
     with pytest.raises(ValueError, match="instance_noise"):
         bce_steps(instance_noise=-0.1)
-
-
-class Crash(Exception):
-    pass
-
-
-class CrashAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, trainer):
-        if trainer.step == self.step:
-            raise Crash
 
 
 def test_resume_repeats_a_noisy_run_exactly(tmp_path):
