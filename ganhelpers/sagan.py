@@ -3,10 +3,10 @@
 Pieces, each a plain `nn.Module` or function (notebook 07 takes them apart one by one):
 - `SelfAttention`: f/g/h 1x1 convolutions, a softmax over all positions, output scaled by a learned
   gamma that starts at 0, so at initialisation the block is the identity;
-- `ConditionalBatchNorm2d`: batch norm whose scale and shift are looked up per class (G's only use
-  of the label);
+- `ConditionalBatchNorm2d`: batch norm whose scale and shift depend on the class, computed from a
+  class embedding shared by all layers (G's use of the label);
 - `SAGANGenerator` / `SAGANDiscriminator`: DCGAN-sized nets with spectral normalisation on every
-  weight layer (`torch.nn.utils.parametrizations.spectral_norm`), attention at one middle resolution
+  weight layer (`torch.nn.utils.parametrizations.spectral_norm`), attention at one resolution of each
   and a projection discriminator (Miyato & Koyama 2018): logit = psi(phi(x)) + <embed(y), phi(x)>;
 - `sagan_steps(loss)`: hinge (default) or Wasserstein d_step/g_step for the generic Trainer;
 - `EMA`: a Trainer callback that keeps an exponential moving average of G's weights;
@@ -96,6 +96,7 @@ class ConditionalBatchNorm2d(nn.Module):
         self.embed_dim = embed_dim
         self.bn = nn.BatchNorm2d(channels, affine=embed_dim == 0)
         if embed_dim:
+            # no spectral norm here: W starts at 0, which has no top singular value to divide by
             self.gain = nn.Linear(embed_dim, channels, bias=False)  # W_gamma
             self.bias = nn.Linear(embed_dim, channels, bias=False)  # W_beta
             nn.init.zeros_(self.gain.weight)
@@ -143,12 +144,13 @@ class SAGANGenerator(nn.Module):
     spectral norm left a checkerboard on every sample here (notebook 07, section 10). Conditional batch
     norm and ReLU after the linear layer and each upsampling; spectral norm on every weight layer (as
     in SAGAN); self-attention after the level `attn_res` (default 14 or 16; None for none).
-    The label enters only through the CBNs, via a shared class embedding of `embed_dim` numbers.
-    n_classes = 0 makes it unconditional.
+    The label enters through the CBNs, via a class embedding e_y of `embed_dim` numbers shared by
+    all of them; `label_input=True` also feeds [z, e_y] to the first layer (BigGAN-deep), which with
+    our small D learned classes sooner but drew fewer styles per class. n_classes = 0: unconditional.
     """
 
     def __init__(self, z_dim: int = 100, img_shape=(1, 28, 28), n_classes: int = 10, base: int = 32,
-                 attn_res: int | None = "auto", embed_dim: int = 128):
+                 attn_res: int | None = "auto", embed_dim: int = 128, label_input: bool = False):
         super().__init__()
         c, size, width = img_shape
         if size != width:
@@ -157,7 +159,8 @@ class SAGANGenerator(nn.Module):
         self.resolutions, widths = _levels(size, base)
         self.attn_res = _attention_level(self.resolutions[:-1], self.resolutions[-2] if attn_res == "auto" else attn_res)
         self.widths = widths
-        in_dim = z_dim + (embed_dim if n_classes else 0)  # G's input is [z, e_y] (as in BigGAN-deep)
+        self.label_input = label_input and n_classes > 0
+        in_dim = z_dim + (embed_dim if self.label_input else 0)  # z, or [z, e_y] with label_input
         self.fc = sn(nn.Linear(in_dim, widths[0] * self.resolutions[0] ** 2))
         self.class_embed = nn.Embedding(n_classes, embed_dim) if n_classes else None  # e_y, shared by all CBNs
         self.norms = nn.ModuleList([ConditionalBatchNorm2d(w, embed_dim if n_classes else 0) for w in widths])
@@ -169,7 +172,7 @@ class SAGANGenerator(nn.Module):
         labels = _check_labels(labels, self.n_classes, z.size(0))
         e = self.class_embed(labels) if self.n_classes else None  # (B, embed_dim): e_y
         r0 = self.resolutions[0]
-        x = self.fc(z if e is None else torch.cat([z, e], dim=1))  # (B, 4b * r0 * r0)
+        x = self.fc(torch.cat([z, e], dim=1) if self.label_input else z)  # (B, 4b * r0 * r0)
         x = x.view(z.size(0), self.widths[0], r0, r0)  # (B, 4b, 7 or 4, 7 or 4)
         for i, (norm, res) in enumerate(zip(self.norms, self.resolutions)):
             if i > 0:
@@ -183,11 +186,12 @@ class SAGANGenerator(nn.Module):
 class SAGANDiscriminator(nn.Module):
     """Projection discriminator: x (B, C, H, W), labels (B,) -> logits (B,), raw scores.
 
-    phi: a 3x3 conv to b channels at full size, then k4 s2 p1 convs that halve the size (28: to
-    14x14x2b and 7x7x4b; 32: 16x16x2b, 8x8x4b, 4x4x4b), LeakyReLU(0.1), self-attention at `attn_res`
-    (default 7 or 8: cheap, N = 49 or 64 positions; None for none), and the last map flattened: phi(x) (B, F) with F = 4b * 7 * 7 or 4b * 4 * 4.
-    Flattening (as SNGAN's CNN discriminator does) lets every layer after it see the whole image; a
-    sum over positions would leave a stack this shallow judging 12-pixel patches (section 7). Then
+    phi: a 3x3 conv to b channels at full size, then per level a k4 s2 p1 conv that halves the size
+    and a 3x3 conv (28: 14x14x2b, 7x7x4b; 32: 16x16x2b, 8x8x4b, 4x4x4b), LeakyReLU(0.1) after each,
+    self-attention at `attn_res` (default 7 or 8: N = 49 or 64 positions, cheap; None for none), and
+    the last map flattened: phi(x) (B, F), F = 4b * 7 * 7 or 4b * 4 * 4. Flattening (as SNGAN's CNN
+    discriminator does) lets the heads see the whole image; a sum over positions would leave a stack
+    this shallow judging patches (notebook 07, section 10). Then
         logit = psi(phi(x)) + <embed(y), phi(x)>
     with psi a linear layer and embed one learned vector per class (Miyato & Koyama 2018). Spectral
     norm on every weight, the embedding included; no batch norm (SN does the stabilising).

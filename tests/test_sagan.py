@@ -150,15 +150,23 @@ def test_conditional_batch_norm_uses_the_label():
 
 def test_generator_uses_the_label():
     torch.manual_seed(0)
-    G = SAGANGenerator(16, (1, 28, 28), 10, base=8).eval()
     z = torch.randn(1, 16).repeat(10, 1)  # one z, ten classes
+    G = SAGANGenerator(16, (1, 28, 28), 10, base=8).eval()
     images = G(z, torch.arange(10))
-    assert (images[1:] - images[:1]).abs().flatten(1).amax(1).min() > 1e-4  # every class changes the picture
+    assert torch.allclose(images, images[:1].expand_as(images))  # W = 0: no effect of the label at the start
     G.train()
-    G(z, torch.arange(10)).square().mean().backward()
-    assert G.class_embed.weight.grad.abs().sum(1).gt(0).all()  # every class's embedding learns
-    # gamma/beta start at 1/0 (W = 0) but receive gradient at once
-    assert all(norm.gain.weight.grad.abs().sum() > 0 for norm in G.norms)
+    G(z, torch.arange(10)).square().mean().backward()  # ... but every class's path learns at once
+    assert all(norm.gain.weight.grad.abs().sum() > 0 and norm.bias.weight.grad.abs().sum() > 0 for norm in G.norms)
+    assert G.class_embed.weight.grad is not None  # (zero now: it is reached through W, which starts at 0)
+    with torch.no_grad():
+        for norm in G.norms:
+            norm.gain.weight.normal_(0, 0.1)
+    images = G.eval()(z, torch.arange(10))
+    assert (images[1:] - images[:1]).abs().flatten(1).amax(1).min() > 1e-4  # now every class changes the picture
+    labelled = SAGANGenerator(16, (1, 28, 28), 10, base=8, label_input=True).eval()
+    assert labelled.fc.parametrizations.weight.original.shape[1] == 16 + 128  # [z, e_y] at the input
+    images = labelled(z, torch.arange(10))
+    assert (images[1:] - images[:1]).abs().flatten(1).amax(1).min() > 1e-4  # the label acts from the start
 
 
 def test_projection_discriminator_formula_and_label_effect():
