@@ -93,7 +93,7 @@ MODELS: dict[str, ModelSpec] = {
                             "(D unused)", pix2pix.build, partial(pix2pix.pix2pix_steps, adversarial=False),
                             defaults=dict(lr_G=2e-4, lr_D=2e-4, betas=(0.5, 0.999))),
     "sagan": ModelSpec("sagan", "conditional self-attention GAN: spectral norm in G and D, conditional batch norm in G, "
-                       "projection D, attention at 14x14 (G) / 7x7 (D), hinge loss, TTUR", sagan.build_sagan,
+                       "projection D, attention at 7x7 (8x8 for 32 px), hinge loss, TTUR", sagan.build_sagan,
                        sagan.sagan_steps, conditional=True, defaults=dict(lr_G=1e-4, lr_D=4e-4, betas=(0.0, 0.9))),
 }
 

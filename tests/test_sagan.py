@@ -39,7 +39,8 @@ def test_attention_levels_and_bad_input():
     assert SAGANGenerator(img_shape=(1, 28, 28), base=8).attn_res == 14
     assert SAGANGenerator(img_shape=(3, 32, 32), base=8).attn_res == 16
     assert SAGANGenerator(img_shape=(1, 28, 28), base=8, attn_res=None).attention is None
-    assert SAGANDiscriminator((1, 28, 28), base=8).attn_res == 7 and SAGANDiscriminator((3, 32, 32), base=8).attn_res == 8
+    assert SAGANDiscriminator((1, 28, 28), base=8).attn_res == 7
+    assert SAGANDiscriminator((3, 32, 32), base=8).attn_res == 8
     assert SAGANDiscriminator((1, 28, 28), base=8, attn_res=14).attn_res == 14
     with pytest.raises(ValueError, match="choose one of"):
         SAGANGenerator(img_shape=(1, 28, 28), attn_res=28)  # full resolution: too costly, refused
@@ -221,6 +222,7 @@ def test_registry_entry():
     assert spec.defaults["lr_D"] == 4e-4 and spec.defaults["lr_G"] == 1e-4 and spec.defaults["betas"] == (0.0, 0.9)
     G, D = spec.build((1, 28, 28), 10, 100)
     assert isinstance(G, SAGANGenerator) and G.n_classes == 10 and isinstance(D, SAGANDiscriminator)
+    assert G.attn_res == D.attn_res == 7 and spec.build((3, 32, 32), 10, 100)[0].attn_res == 8
 
 
 def test_ema_callback(tmp_path):
