@@ -1,6 +1,6 @@
 """FID feature extraction: speed and memory of ganhelpers' streaming pipeline against pytorch-fid's own.
 
-    python benchmarks/bench_fid.py [--n 1000] [--batch-size 100] [--device auto] [--skip-reference]
+    python tests/benchmarks/bench_fid.py [--n 1000] [--batch-size 100] [--device auto] [--skip-reference]
 
 Both sides run the same Inception-v3 (pytorch-fid's FID architecture; RANDOM weights, since the real
 ones cannot be downloaded here: the compute is identical, the numbers mean nothing) on the same N

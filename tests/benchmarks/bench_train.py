@@ -1,6 +1,6 @@
 """Training-loop and data-pipeline speed against the usual way, measured in one run.
 
-    python benchmarks/bench_train.py [--steps 30] [--batch-size 64] [--device auto] [--workers 2]
+    python tests/benchmarks/bench_train.py [--steps 30] [--batch-size 64] [--device auto] [--workers 2]
 
 1. Steps/s of `ganhelpers.train.Trainer` (tensor-resident uint8 data, the package's steps) against a
    plain pytorch/examples-style loop: a torchvision-style Dataset of PIL images with per-image
