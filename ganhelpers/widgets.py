@@ -86,7 +86,8 @@ class Dashboard(Callback):
     every: refresh the panel every `every` logged rows (a row is written every `config.log_every`
     steps); one more refresh comes at the end. A refresh costs 0.2-0.4 s of CPU time, so raise `every`
     when logging often.
-    figsize: inches of the curves figure (the sample grid is shown at its own pixel size).
+    figsize: inches of the curves figure, drawn at 80 dpi and scaled down by the browser where the output
+    area is too narrow for it beside the sample grid (shown at its own pixel size, up to half the width).
     mode: "widgets" (an ipywidgets panel updated in place), "static" (figures, or printed lines) or
     "auto": widgets inside a Jupyter kernel with ipywidgets installed, static anywhere else.
     static_every: static mode refreshes every this many logged rows; None spreads about five figures
@@ -184,10 +185,15 @@ class Dashboard(Callback):
         self.button = w.Button(description="Stop", icon="stop", button_style="danger",
                                tooltip="end training after the current step (the run is kept)")
         self.button.on_click(self._on_stop)
-        self.curves = w.Image(format="png", layout=w.Layout(max_width="100%"))
-        self.samples = w.Image(format="png")
+        # side by side the curves (800 px at the default figsize) and the grid can be wider than the output
+        # area, and a flex item never shrinks below its picture by default, which cuts the grid off at the
+        # right edge: so the curves give way (scaled down), the grid keeps its pixel size up to half the row
+        self.curves = w.Image(format="png", layout=w.Layout(flex="0 1 auto", min_width="0", max_width="100%",
+                                                              height="auto"))
+        self.samples = w.Image(format="png", layout=w.Layout(flex="0 0 auto", max_width="50%", height="auto"))
         self.panel = w.VBox([w.HBox([self.button, self.status], layout=w.Layout(align_items="center")),
-                             w.HBox([self.curves, self.samples], layout=w.Layout(align_items="center"))])
+                             w.HBox([self.curves, self.samples],
+                                    layout=w.Layout(align_items="center", width="100%"))])
         if in_ipython():
             from IPython.display import display
             display(self.panel)

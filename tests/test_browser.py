@@ -13,7 +13,8 @@ It starts JupyterLab on 127.0.0.1 (a free port, a random token, its own settings
 Python), writes a small notebook (train a tiny DCGAN a few steps with the Dashboard, then a
 LatentExplorer and an InterpolationExplorer), runs it from the Run menu, and checks that the
 front end rendered widgets (slider and image DOM elements, not `VBox(...)` text or the PNG fallback),
-that dragging a direction slider and the frame slider changes the image bytes, and saves a
+that the dashboard's curves and whole sample grid fit the output area (in 1400 and 1000 px wide
+windows), that dragging a direction slider and the frame slider changes the image bytes, and saves a
 screenshot to tests/artifacts/browser.png (git-ignored).
 """
 import json
@@ -195,6 +196,23 @@ def image_bytes(img) -> bytes:
     return bytes(img.evaluate(IMAGE_BYTES))
 
 
+def check_dashboard_fits(page, dashboard) -> None:
+    """The dashboard's curves and sample grid fit the output area: nothing scrolls or is cut at the right
+    edge, and the grid is shown whole, at its own pixel size while that fits in half the row."""
+    curves, samples = dashboard.locator("img.widget-image").all()
+    overflow = samples.evaluate("i => i.parentElement.scrollWidth - i.parentElement.clientWidth")
+    if overflow > 1:
+        fail(page, f"the dashboard's curves and samples overflow their row by {overflow} px: the grid is cut")
+    area = dashboard.bounding_box()
+    for name, img in (("curves", curves), ("sample grid", samples)):
+        box = img.bounding_box()
+        if box["x"] + box["width"] > area["x"] + area["width"] + 1:
+            fail(page, f"the dashboard's {name} run past the output area's right edge")
+    shown, natural = samples.evaluate("i => [i.getBoundingClientRect().width, i.naturalWidth]")
+    if natural <= area["width"] / 2 and abs(shown - natural) > 1:
+        fail(page, f"the sample grid is drawn {shown:.0f} px wide instead of its own {natural} px")
+
+
 def test_widgets_render_and_respond_in_jupyterlab(tmp_path):
     try:
         from playwright.sync_api import sync_playwright
@@ -260,6 +278,12 @@ def run_and_check(page, port: int, token: str) -> None:
         assert outputs.nth(i).locator(".jp-RenderedImage").count() == 0, "the PNG fallback was shown, not the widget"
     for img in [*dashboard.locator("img.widget-image").all(), latent.locator("img").first, interp.locator("img").first]:
         wait_for(page, lambda: img.evaluate("i => i.complete && i.naturalWidth > 0"), "an image to load", timeout=10)
+
+    check_dashboard_fits(page, dashboard)
+    page.set_viewport_size({"width": 1000, "height": 2000})  # a laptop-sized window, file browser open
+    page.wait_for_timeout(500)
+    check_dashboard_fits(page, dashboard)
+    page.set_viewport_size({"width": 1400, "height": 2000})
 
     # dragging a direction slider changes the picture: the kernel answered with new bytes
     image = latent.locator("img.widget-image")

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from ganhelpers import explore, nets  # noqa: E402
+from ganhelpers import explore_base, nets  # noqa: E402
 from ganhelpers.data import to_float  # noqa: E402
 from ganhelpers.explore import InterpolationExplorer, LatentExplorer, PairExplorer  # noqa: E402
 from ganhelpers.latent import generate, sample_z  # noqa: E402
@@ -114,7 +114,7 @@ def test_static_mode_and_auto_outside_a_kernel(monkeypatch):
     monkeypatch.setitem(sys.modules, "IPython.display", types.SimpleNamespace(display=lambda *a, **k: shown.append(a)))
     ex._ipython_display_()
     assert isinstance(shown[0][0], matplotlib.figure.Figure)
-    monkeypatch.setattr(explore, "in_kernel", lambda: True)
+    monkeypatch.setattr(explore_base, "in_kernel", lambda: True)
     assert LatentExplorer(small_G()).active_mode == "widgets"
 
 
@@ -133,7 +133,7 @@ def test_widget_display_carries_a_png_fallback(monkeypatch):
 
 def test_without_ipywidgets(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets now raises ImportError
-    monkeypatch.setattr(explore, "in_kernel", lambda: True)
+    monkeypatch.setattr(explore_base, "in_kernel", lambda: True)
     assert LatentExplorer(small_G()).active_mode == "static"
     with pytest.raises(ImportError, match="pip install ipywidgets"):
         LatentExplorer(small_G(), mode="widgets")
