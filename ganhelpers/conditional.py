@@ -163,12 +163,14 @@ def _base(img_shape, mnist_width: int) -> int:
 def build_cgan(img_shape, n_classes: int, z_dim: int):
     """(ConditionalGenerator, ConditionalCritic with layer norm) for the model registry.
 
-    Base width 16 at 28 pixels: the gradient penalty's double backward makes every step dear, and on a
-    CPU twice the steps of a 4x cheaper network beat the wider one in a 5-minute run (measured).
+    Base width 32 at 28 pixels. At 2,000 G steps on mnist-5k (one CPU thread) the judge's conditional
+    accuracy was 70% at width 16 (17 steps/s), 80% with only the critic at 32, 87% with both at 32
+    (10.7 steps/s): the critic must learn which strokes go with which label plane, and a narrow one
+    learns it slowly. The registry's faster critic (lr_D 1e-3, TTUR) took 87% to 89%.
     """
     if not n_classes:
         raise ValueError("cgan needs a labelled dataset (n_classes > 0)")
-    base = _base(img_shape, 16)
+    base = _base(img_shape, 32)
     return (ConditionalGenerator(z_dim, img_shape, n_classes, base),
             ConditionalCritic(img_shape, n_classes, base, norm="layer"))
 

@@ -89,7 +89,7 @@ class LatentExplorer(Explorer):
             self.class_picker = self._class_picker(self.class_names)
             self.class_picker.observe(self._changed, "value")
             controls.append(self.class_picker)
-        self.image = w.Image(format="png")
+        self.image = self._image_view()
         for widget in [self.seed_slider, self.truncate_box, self.truncation_slider, *self.direction_sliders]:
             widget.observe(self._changed, "value")
         sliders = w.VBox([*self.direction_sliders, self.reset_button])
@@ -195,7 +195,7 @@ class InterpolationExplorer(Explorer):
             controls.append(self.class_picker)
         for widget in [*controls, self.frame_slider]:
             widget.observe(self._changed, "value")
-        self.image = w.Image(format="png")
+        self.image = self._image_view()
         return w.VBox([w.HBox(controls), w.HBox([self.play, self.frame_slider, self.status]), self.image])
 
     def _changed(self, _=None) -> None:
@@ -269,7 +269,7 @@ class PairExplorer(Explorer):
         self.index_slider = w.IntSlider(value=self.index, min=0, max=self.n - 1, description="pair")
         self.index_slider.observe(self._changed, "value")
         self.header = w.HTML(" | ".join(self.titles))
-        self.image = w.Image(format="png")
+        self.image = self._image_view()
         return w.VBox([self.index_slider, self.header, self.image])
 
     def _changed(self, _=None) -> None:

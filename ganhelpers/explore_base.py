@@ -127,6 +127,14 @@ class Explorer:
             raise ValueError(f"{len(class_names)} class names for a generator with {self.n_classes} classes")
         return label
 
+    @staticmethod
+    def _image_view():
+        """The explorer's picture as a widget, at its own pixel size: a flex column stretches its children
+        to the full output width by default, which blurs a 400-pixel grid up to ~950 on a wide screen."""
+        import ipywidgets as w
+
+        return w.Image(format="png", layout=w.Layout(align_self="flex-start", max_width="100%", height="auto"))
+
     def _class_picker(self, class_names):
         import ipywidgets as w
 
