@@ -64,7 +64,9 @@ def test_trial_zero_is_the_model_default_and_configurations_are_seeded():
                     trials=6, seed=3)
     default = wgan.trials[0]
     assert default["default"] and default["params"] == {}
-    assert default["values"] == {"lr": 1e-4, "beta1": 0.0, "n_critic": 5}  # the ModelSpec defaults
+    # the ModelSpec defaults; its two rates differ (TTUR), so the table shows them as "G/D"
+    assert default["values"] == {"lr": "0.0002/0.0005", "beta1": 0.0, "n_critic": 5}
+    assert (default["train"]["lr_G"], default["train"]["lr_D"]) == (2e-4, 5e-4)
     assert default["train"]["betas"] == (0.0, 0.9)
     for t in wgan.trials[1:]:
         assert 1e-5 <= t["train"]["lr_G"] == t["train"]["lr_D"] <= 1e-3  # "lr" sets both
