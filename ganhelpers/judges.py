@@ -28,6 +28,7 @@ import math
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
@@ -139,8 +140,20 @@ class InceptionExtractor:
         x = images.to(self.device, torch.float32)
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        features = self.model((x + 1) / 2)[0].flatten(1)  # (B, 2048)
-        return features, features @ self.fc_weight.T  # (B, 2048), (B, 1008)
+        with _full_fp32():  # TF32 on an A100/L4 would move FID away from pytorch-fid's fp32 numbers
+            features = self.model((x + 1) / 2)[0].flatten(1)  # (B, 2048)
+            return features, features @ self.fc_weight.T  # (B, 2048), (B, 1008)
+
+
+@contextmanager
+def _full_fp32():
+    """Turn TF32 off for cuDNN convolutions and CUDA matmuls inside the block (no-op on a CPU)."""
+    old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
 
 
 # ----------------------------------------------------------------------------- the offline judges
@@ -386,7 +399,7 @@ def fid_metric(dataset: str = "cifar10", n: int = 10000, seed: int = 0, batch_si
 def mixture_metric(dataset: str = "ring8", n: int = 2000, seed: int = 0) -> metrics.Metric:
     """"modes_covered" (higher is better) of a 2-D generator; extra: high_quality."""
     def fn(G):
-        points = torch.cat([x for x, _ in metrics.batches(G, n, 500, seed=seed)])
+        points = torch.cat([x for x, _ in metrics.batches(G, n, 500, seed=seed)]).cpu()  # (n, 2); scored on the host
         centers, std = mixture_centers(dataset)
         s = mixture_scores(points, centers, std)
         return {"modes_covered": s["modes_covered"], "high_quality": s["high_quality"]}

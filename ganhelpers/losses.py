@@ -52,24 +52,22 @@ def d_loss_hinge(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.
     return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
 
 
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None = None,
-                     scaler: torch.amp.GradScaler | None = None) -> torch.Tensor:
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """WGAN-GP penalty E[(||grad_x f(x_hat)||_2 - 1)^2] at random points between real and fake.
 
     real, fake: (B, ...) same shape. One norm per *sample*, over all of its pixels and channels:
     flattening to (B, -1) first is the point (a norm over one dim only is the classic bug).
-    With a GradScaler (fp16 AMP) the gradient is taken of the scaled output and unscaled after,
-    as in PyTorch's AMP examples, so small gradients do not underflow.
+
+    Always computed in fp32, also inside a mixed-precision (autocast) step: the gradient of the summed
+    critic output is 1 per sample, and a GradScaler's first scale (2^16 = 65536) is above fp16's
+    largest number (65504), so an fp16 critic would turn it into inf at step 1. The penalty is a small
+    share of the step's cost; the critic's main forward passes stay in fp16/bf16.
     """
-    eps = torch.rand(real.size(0), *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
-    x_hat = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)  # (B, ...)
-    out = critic(x_hat, labels) if labels is not None else critic(x_hat)
-    out = out.sum()
-    if scaler is not None and scaler.is_enabled():
-        (grad,) = torch.autograd.grad(scaler.scale(out), x_hat, create_graph=True)
-        grad = grad / scaler.get_scale()
-    else:
-        (grad,) = torch.autograd.grad(out, x_hat, create_graph=True)
+    eps = torch.rand(real.size(0), *([1] * (real.dim() - 1)), device=real.device, dtype=torch.float32)
+    x_hat = (eps * real.float() + (1 - eps) * fake.detach().float()).requires_grad_(True)  # (B, ...) fp32
+    with torch.autocast(real.device.type, enabled=False):
+        out = critic(x_hat, labels) if labels is not None else critic(x_hat)  # (B,) fp32
+        (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)  # (B, ...) d out_b / d x_hat_b
     norms = grad.flatten(1).norm(2, dim=1)  # (B,): one norm per sample
     return ((norms - 1.0) ** 2).mean()
 

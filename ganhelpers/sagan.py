@@ -285,6 +285,7 @@ class EMA(Callback):
 
     def on_train_start(self, trainer):
         self.G_ema = copy.deepcopy(trainer.G).eval().requires_grad_(False)
+        trainer.G_ema = self.G_ema  # what MetricCallback (listed after this callback) and notebooks sample
         path = self._path(trainer)
         if trainer.config.resume and path is not None and path.is_file():
             self.G_ema.load_state_dict(load_checkpoint(path, map_location=trainer.device)["G"])

@@ -87,7 +87,7 @@ def wgan_gp_steps(gp_weight: float = 10.0):
         with torch.no_grad():
             fake = G(noise(G, real.size(0), real.device), labels)
         real_scores, fake_scores = D(real, labels), D(fake, labels)  # (B,), (B,)
-        gp = gradient_penalty(D, real, fake, labels, scaler=trainer.scaler)
+        gp = gradient_penalty(D, real, fake, labels)
         return {"loss_D": d_loss_wasserstein(real_scores, fake_scores) + gp_weight * gp,
                 "W_estimate": real_scores.mean() - fake_scores.mean(), "gp": gp,
                 "D_real": real_scores.mean(), "D_fake": fake_scores.mean()}

@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 
 from .data import BatchSampler
-from .utils import get_device, load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from .utils import (get_device, load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state,
+                    write_text_atomic)
 
 AMP_MODES = ("off", "auto", "fp16", "bf16")
 
@@ -112,6 +113,7 @@ class Trainer:
         self.d_step, self.g_step = d_step, g_step
         self.sampler = data if isinstance(data, BatchSampler) else BatchSampler(
             data, config.batch_size, device=self.device, seed=config.seed)
+        _check_sampler(self.sampler, self.device, config.batch_size)
         self.opt_G = opt_G or torch.optim.Adam(G.parameters(), lr=config.lr_G, betas=config.betas)
         self.opt_D = opt_D or torch.optim.Adam(D.parameters(), lr=config.lr_D, betas=config.betas)
         self.callbacks = list(callbacks)
@@ -119,7 +121,6 @@ class Trainer:
         fp16 = self.amp_dtype == torch.float16
         self.scaler_D = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.scaler_G = torch.amp.GradScaler(self.device.type, enabled=fp16)
-        self.scaler = self.scaler_D  # the active one, for steps that need it (gradient penalty)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # shapes never change in a run: let cuDNN pick its fastest kernels
         self.channels_last = config.channels_last and self.device.type == "cuda"
@@ -175,7 +176,7 @@ class Trainer:
         cfg = self.config
         if self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "config.json").write_text(json.dumps({**self.meta, "train": asdict(cfg)}, indent=2))
+            write_text_atomic(self.out_dir / "config.json", json.dumps({**self.meta, "train": asdict(cfg)}, indent=2))
         start, start_step = time.monotonic(), self.step
         self._start = start
         for cb in self.callbacks:
@@ -217,24 +218,30 @@ class Trainer:
         return self.history
 
     def _one_step(self) -> None:
-        cfg, autocast = self.config, self._autocast()
+        cfg = self.config
+        logs_D = []
         for _ in range(cfg.n_critic):
             real, labels = self._batch()
-            self.scaler = self.scaler_D
-            with autocast:
+            with self._autocast():
                 out_D = self.d_step(self.G, self.D, real, labels, self)
             _update(self.opt_D, self.scaler_D, _loss(out_D, "loss_D"))
+            logs_D.append(_log_values(out_D, self.device))
         # D's weights need no gradient in G's step: skipping them saves a third of D's backward
         self.D.requires_grad_(False)
-        self.scaler = self.scaler_G
-        with autocast:
-            out_G = self.g_step(self.G, self.D, real, labels, self)
-        _update(self.opt_G, self.scaler_G, _loss(out_G, "loss_G"))
-        self.D.requires_grad_(True)
-        self.stash.clear()  # never carry a graph into the next step
-        # keep the values on the device: converting to Python floats here would sync every step
-        self._pending.append({k: v.detach().float() if torch.is_tensor(v) else torch.tensor(float(v))
-                              for k, v in {**out_D, **out_G}.items()})
+        try:
+            with self._autocast():
+                out_G = self.g_step(self.G, self.D, real, labels, self)
+            _update(self.opt_G, self.scaler_G, _loss(out_G, "loss_G"))
+        finally:
+            self.D.requires_grad_(True)  # also when g_step raises: D must not stay frozen in a notebook
+            self.stash.clear()  # never carry a graph into the next step
+        logs_G = _log_values(out_G, self.device)
+        shared = set(out_D) & set(logs_G)
+        if shared:
+            raise KeyError(f"d_step and g_step both log {sorted(shared)}: give G's values other names "
+                           "(e.g. 'loss_G', 'G_fake') so neither hides the other in the history")
+        # D's logs are the mean over its n_critic updates, so every update's loss is checked for NaN
+        self._pending.append({**_mean_logs(logs_D), **logs_G})
 
     def _batch(self):
         real, labels = self.sampler.next()
@@ -252,19 +259,18 @@ class Trainer:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        keys = list(pending[0])
-        values = torch.stack([torch.stack([p[k].reshape(()) for k in keys]) for p in pending]).cpu()  # (n, K)
-        finite = torch.isfinite(values).all(dim=1)
-        if not finite.all():
-            bad_step = self.step - len(pending) + 1 + int((~finite).nonzero()[0])
-            bad = [k for k, v in zip(keys, values[int((~finite).nonzero()[0])].tolist()) if not math.isfinite(v)]
-            where = (f"the last good checkpoint is {self.last_checkpoint} (step {self._ckpt_step})"
-                     if self.last_checkpoint else "no checkpoint was written before it")
-            self.stopped_reason = f"non-finite loss at step {bad_step}"
-            raise NonFiniteLoss(f"{', '.join(bad)} became NaN/inf at step {bad_step}; training stopped "
-                                f"and nothing was saved after it; {where}. Try a lower learning rate, "
-                                f"amp='off', or check the data range ([-1, 1]).")
-        row = {"step": self.step, **dict(zip(keys, values.mean(dim=0).tolist()))}
+        rows = _to_host(pending, self.device)
+        for i, logged in enumerate(rows):
+            bad = [k for k, v in logged.items() if not math.isfinite(v)]
+            if bad:
+                bad_step = self.step - len(rows) + 1 + i
+                where = (f"the last good checkpoint is {self.last_checkpoint} (step {self._ckpt_step})"
+                         if self.last_checkpoint else "no checkpoint was written before it")
+                self.stopped_reason = f"non-finite loss at step {bad_step}"
+                raise NonFiniteLoss(f"{', '.join(bad)} became NaN/inf at step {bad_step}; training stopped "
+                                    f"and nothing was saved after it; {where}. Try a lower learning rate, "
+                                    f"amp='off', or check the data range ([-1, 1]).")
+        row = {"step": self.step, **_mean_rows(rows)}
         for k, v in row.items():
             self.history.setdefault(k, []).append(v)
         if bar is not None:
@@ -283,13 +289,25 @@ class Trainer:
         }
 
     def save(self, path=None) -> Path:
-        """Flush logs (refusing to save NaN weights), then write the checkpoint atomically."""
+        """Flush logs and check the weights (refusing to save NaN), then write the checkpoint atomically."""
         self._flush()
         path = Path(path) if path else self.checkpoint_path()
+        if not self.weights_finite():
+            where = (f"{self.last_checkpoint} (step {self._ckpt_step}) is untouched" if self.last_checkpoint
+                     else "no checkpoint was written before")
+            self.stopped_reason = f"non-finite weights at step {self.step}"
+            raise NonFiniteLoss(f"the weights of G or D became NaN/inf by step {self.step} although the logged "
+                                f"losses were finite; refusing to save them to {path}; {where}. Try a lower "
+                                f"learning rate or amp='off'.")
         save_checkpoint(self.state_dict(), path)
         write_history_csv(self.history, path.parent / "history.csv")
         self.last_checkpoint, self._ckpt_step = path, self.step
         return path
+
+    def weights_finite(self) -> bool:
+        """Whether every parameter of G and D is finite (one host sync)."""
+        params = [p for net in (self.G, self.D) for p in net.parameters()]
+        return bool(torch.stack([torch.isfinite(p).all() for p in params]).all()) if params else True
 
     def _resume(self) -> None:
         path = self.checkpoint_path()
@@ -334,17 +352,82 @@ def _loss(out: dict, key: str) -> torch.Tensor:
 
 def _update(opt, scaler, loss) -> None:
     opt.zero_grad(set_to_none=True)
+    if loss.grad_fn is None:  # a constant (e.g. pix2pix-l1's unused D): nothing to learn, and a GradScaler
+        return                # would refuse to step an optimizer whose gradients it never saw
     scaler.scale(loss).backward()
     scaler.step(opt)
     scaler.update()
 
 
+def _log_values(out: dict, device: torch.device) -> dict:
+    """A step's outputs as 0-d float32 tensors on the training device, without a host sync.
+
+    Python numbers become `torch.full` on the device (a fill kernel, no copy, no sync); tensors stay
+    where they are, so everything can be stacked with the losses at the next flush.
+    """
+    logs = {}
+    for k, v in out.items():
+        if torch.is_tensor(v):
+            if v.numel() != 1:
+                raise ValueError(f"the step logged {k!r} with shape {tuple(v.shape)}: log scalars only "
+                                 "(e.g. .mean() of it)")
+            logs[k] = v.detach().float().reshape(()).to(device, non_blocking=True)  # ()
+        else:
+            logs[k] = torch.full((), float(v), dtype=torch.float32, device=device)  # ()
+    return logs
+
+
+def _mean_logs(logs: list[dict]) -> dict:
+    """Per-key mean over several updates' logs (the n_critic D updates of one step), still on the device."""
+    keys = list(dict.fromkeys(k for log in logs for k in log))
+    return {k: torch.stack([log[k] for log in logs if k in log]).mean() for k in keys}
+
+
+def _to_host(pending: list[dict], device: torch.device) -> list[dict]:
+    """Pending per-step logs (0-d tensors on the device) -> one dict of Python floats per step.
+
+    One stack and one copy for all of them: the only host sync of the loop. A key a step did not log
+    is simply absent from that step's dict.
+    """
+    flat = [v.to(device) for row in pending for v in row.values()]
+    values = iter(torch.stack(flat).cpu().tolist() if flat else [])  # (sum of keys per step,)
+    return [{k: next(values) for k in row} for row in pending]
+
+
+def _mean_rows(rows: list[dict]) -> dict:
+    """The history row: each key's mean over the steps that logged it."""
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    return {k: sum(r[k] for r in rows if k in r) / sum(k in r for r in rows) for k in keys}
+
+
+def _check_sampler(sampler: BatchSampler, device: torch.device, batch_size: int) -> None:
+    """A ready-made sampler must live on the training device and draw the configured batch size
+    (the one a resume checks)."""
+    if sampler.device.type != device.type or (device.index is not None and sampler.device != device):
+        raise ValueError(f"the BatchSampler holds its data on {sampler.device} but training runs on {device}: "
+                         f"make it with BatchSampler(data, batch_size, device={str(device)!r}) or pass the "
+                         "dataset itself")
+    if sampler.batch_size != batch_size:
+        raise ValueError(f"the BatchSampler draws batches of {sampler.batch_size} but TrainConfig.batch_size is "
+                         f"{batch_size}: make them equal")
+
+
 def _amp_dtype(amp: str, device: torch.device):
-    """The autocast dtype: None (fp32) off CUDA or when off; bf16 where supported, else fp16."""
+    """The autocast dtype: None (fp32) off CUDA or when off; on CUDA bf16 where the GPU computes it
+    natively (compute capability 8.0+: A100, L4, H100), else fp16 with a gradient scaler (a T4 is 7.5).
+
+    `torch.cuda.is_bf16_supported()` is not the test: it also answers True for emulated bf16 (a Colab
+    T4 does), which is slow and has no cuDNN convolutions below 8.0.
+    """
     if amp == "off" or device.type != "cuda":
         return None
+    major, minor = torch.cuda.get_device_capability(device)
+    native_bf16 = major >= 8
+    if amp == "bf16" and not native_bf16:
+        raise ValueError(f"amp='bf16' but this GPU (compute capability {major}.{minor}, e.g. a T4) has no native "
+                         "bf16: use amp='fp16' or amp='auto' (which picks fp16 here)")
     if amp == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if native_bf16 else torch.float16
     return torch.bfloat16 if amp == "bf16" else torch.float16
 
 

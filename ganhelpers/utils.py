@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import zipfile
 import tempfile
 from pathlib import Path
 
@@ -44,15 +46,16 @@ def seed_everything(seed: int) -> None:
 def run_mode() -> str:
     """"smoke" or "full" for the notebooks.
 
-    `GANHELPERS_MODE` decides when set (the test plugin sets "smoke"); otherwise full on a GPU
-    and smoke on a CPU-only machine, so a teacher's laptop runs the quick version by default.
+    `GANHELPERS_MODE` decides when set (the test plugin sets "smoke"); otherwise full on a CUDA GPU
+    and smoke anywhere else, so a teacher's laptop runs the quick version by default: an Apple laptop
+    too (MPS), where full mode's CIFAR-10 settings would take hours and AMP does not apply.
     """
     mode = os.environ.get("GANHELPERS_MODE", "").strip().lower()
     if mode:
         if mode not in MODES:
             raise ValueError(f"GANHELPERS_MODE={mode!r}: use 'smoke' or 'full'")
         return mode
-    return "full" if get_device("auto").type != "cpu" else "smoke"
+    return "full" if torch.cuda.is_available() else "smoke"
 
 
 def rng_state() -> dict:
@@ -112,9 +115,23 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         raise FileNotFoundError(f"no checkpoint at {path}: train first, or check the run folder")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # UnpicklingError, RuntimeError from a truncated zip, ...
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError) as e:  # code in the pickle, not a checkpoint
         raise ValueError(f"refusing to load {path}: it is not a plain-tensor checkpoint written by "
                          f"ganhelpers ({type(e).__name__}: {str(e).splitlines()[0]})") from e
+    except RuntimeError as e:
+        if "zip archive" not in str(e) and "PytorchStreamReader" not in str(e):
+            raise  # e.g. map_location asks for a device that is not there: torch's own message says so
+        raise ValueError(f"cannot load {path}: the file is truncated or damaged ({str(e).splitlines()[0]}); "
+                         "use an earlier checkpoint or retrain") from e
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
 
 
 def count_params(module: torch.nn.Module) -> int:

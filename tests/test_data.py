@@ -268,3 +268,11 @@ def test_sampler_rejects_too_large_batch():
 def test_sampler_on_cuda(shapes):
     x, labels = BatchSampler(shapes, 16, device="cuda").next()
     assert x.is_cuda and labels.is_cuda and x.dtype == torch.float32
+
+
+def test_sampler_keeps_its_permutation_on_the_device(shapes):
+    # the permutation lived on the CPU and every batch copied a slice of it to the GPU: a host-device sync per
+    # batch. "meta" stands in for a device that is not the CPU.
+    sampler = BatchSampler(shapes, 16, device="meta")
+    sampler.next()
+    assert sampler.perm.device.type == "meta"

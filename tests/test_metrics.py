@@ -345,12 +345,20 @@ def test_metric_callback_does_not_change_training(tmp_path):
         assert torch.equal(value, judged.D.state_dict()[key]), key
 
 
-def test_metric_callback_scores_the_ema_generator_when_there_is_one():
+def test_metric_callback_scores_the_ema_generator_of_an_ema_callback():
+    # EMA kept its average to itself, so MetricCallback scored the live G: both parts now run together for real
+    from ganhelpers.sagan import EMA
     seen = []
-    trainer = tiny_trainer(steps=3)
-    trainer.G_ema = nets.DCGANGenerator(8, (1, 28, 28), base=4)
-    metrics.MetricCallback(lambda G: seen.append(G) or 0.0, every=3, name="x", verbose=False).measure(trainer)
-    assert seen == [trainer.G_ema]
+
+    def metric(G):
+        seen.append(G)
+        return {"x": sum(float(p.sum()) for p in G.parameters())}
+    ema = EMA(decay=0.5)
+    trainer = tiny_trainer(callbacks=[ema, metrics.MetricCallback(metric, every=3, name="x", verbose=False)], steps=6)
+    trainer.fit()
+    assert seen == [ema.G_ema, ema.G_ema] and trainer.G_ema is ema.G_ema and ema.G_ema is not trainer.G
+    live = sum(float(p.sum()) for p in trainer.G.parameters())
+    assert trainer.history["x"][-1] != live  # the average's weights were scored, not the live G's
 
 
 # ----------------------------------------------------------------------------- the command line

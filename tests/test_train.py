@@ -212,3 +212,153 @@ def test_progress_follows_steps_or_the_time_budget_whichever_is_further():
     trainer.fit()
     assert trainer.stopped_reason.startswith("time budget")
     assert 0 < seen[0] < 0.5 and seen[-1] == 1.0 and seen == sorted(seen)  # the budget's share, capped at 1
+
+
+# ----------------------------------------------------------------------------- the GPU path, shown on a CPU
+# Each of these failed before its fix. CUDA cannot run here, so the same code paths run through CPU autocast
+# with a real (CPU) GradScaler, or with the device capability patched.
+
+@pytest.fixture
+def cpu_fp16(monkeypatch):
+    """Make the Trainer run fp16 autocast with an enabled GradScaler on the CPU, as it does on a T4."""
+    monkeypatch.setattr("ganhelpers.train._amp_dtype", lambda amp, device: torch.float16)
+
+
+def test_fp16_wgan_gp_survives_the_first_scaled_step(cpu_fp16):
+    # the scaler's first scale (65536) times the penalty's gradient of a summed fp16 critic output was inf:
+    # the loop then stopped with NonFiniteLoss at step 1 (the penalty now runs in fp32)
+    seed_everything(0)
+    G = nets.DCGANGenerator(8, (1, 28, 28), base=4)
+    D = nets.DCGANDiscriminator((1, 28, 28), base=4, norm="layer")
+    config = TrainConfig(steps=4, batch_size=8, n_critic=2, log_every=1, progress=False, device="cpu", amp="fp16")
+    trainer = Trainer(G, D, *wgan_gp_steps(), tiny_data(), config)
+    assert trainer.scaler_D.is_enabled() and trainer.scaler_D.get_scale() == 2.0**16
+    D_before = [p.detach().clone() for p in D.parameters()]
+    history = trainer.fit()
+    assert history["step"] == [1, 2, 3, 4]
+    assert all(torch.isfinite(torch.tensor(history[k])).all() for k in ("loss_D", "gp", "loss_G"))
+    # (the scaler may still skip an update whose fp16 gradients overflow and halve its scale: that is its job)
+    assert any(not torch.equal(a, b) for a, b in zip(D_before, D.parameters()))  # and the critic did learn
+
+
+def test_fp16_l1_only_pix2pix_does_not_step_an_optimizer_without_gradients(cpu_fp16):
+    # pix2pix-l1's D loss is a constant: GradScaler.step raised "No inf checks were recorded for this optimizer"
+    from ganhelpers.pix2pix import PairSampler, make_pairs, pix2pix_steps
+    from ganhelpers.pix2pix_nets import PatchDiscriminator, UNetGenerator
+    seed_everything(0)
+    pairs = make_pairs(tiny_data(32), "edges")
+    G, D = UNetGenerator(1, (1, 28, 28), base=4), PatchDiscriminator(1, (1, 28, 28), base=4)
+    D_before = [p.detach().clone() for p in D.parameters()]
+    config = TrainConfig(steps=2, batch_size=8, log_every=1, progress=False, device="cpu", amp="fp16")
+    history = Trainer(G, D, *pix2pix_steps(adversarial=False), PairSampler(pairs, 8), config).fit()
+    assert history["step"] == [1, 2] and all(torch.isfinite(torch.tensor(history["loss_G"])))
+    assert all(torch.equal(a, b) for a, b in zip(D_before, D.parameters()))
+
+
+@pytest.mark.parametrize("capability, amp, expected", [
+    ((7, 5), "auto", torch.float16),   # a T4: is_bf16_supported() says True (emulation), fp16 is right
+    ((8, 0), "auto", torch.bfloat16),  # an A100
+    ((9, 0), "auto", torch.bfloat16),  # an H100 / H200
+    ((7, 5), "fp16", torch.float16),
+    ((8, 9), "bf16", torch.bfloat16),  # an L4
+    ((7, 5), "off", None),
+])
+def test_amp_auto_picks_fp16_on_a_t4(monkeypatch, capability, amp, expected):
+    from ganhelpers.train import _amp_dtype
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: capability)
+    assert _amp_dtype(amp, torch.device("cuda")) == expected
+    assert _amp_dtype(amp, torch.device("cpu")) is None  # autocast only on CUDA
+
+
+def test_bf16_on_a_t4_is_refused_with_what_to_do(monkeypatch):
+    from ganhelpers.train import _amp_dtype
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (7, 5))
+    with pytest.raises(ValueError, match="no native bf16: use amp='fp16' or amp='auto'"):
+        _amp_dtype("bf16", torch.device("cuda"))
+
+
+def test_logged_values_live_on_the_trainers_device():
+    # a Python number logged by a step became a CPU tensor, which torch.stack refused beside CUDA losses at the
+    # first history row (notebook 03, dcgan-improved). "meta" stands in for a device that is not the CPU.
+    from ganhelpers.train import _log_values
+    meta = torch.device("meta")
+    logs = _log_values({"loss_D": torch.ones((), device=meta), "noise_std": 0.1, "count": 3,
+                        "on_cpu": torch.tensor([0.5])}, meta)
+    assert {v.device for v in logs.values()} == {meta}
+    assert all(v.shape == () and v.dtype == torch.float32 for v in logs.values())
+    assert torch.stack(list(logs.values())).shape == (4,)  # what the flush does: no device mix-up
+    with pytest.raises(ValueError, match="log scalars only"):
+        _log_values({"per_sample": torch.ones(4)}, meta)
+
+
+def test_python_numbers_and_occasional_keys_are_logged(tmp_path):
+    def d_step(G, D, real, labels, trainer):
+        out = bce_steps()[0](G, D, real, labels, trainer)
+        out["noise_std"] = 0.25  # a Python float, as instance noise logs it
+        if trainer.step % 2 == 0:
+            out["sometimes"] = torch.tensor(1.0)  # a key not every step logs
+        return out
+    seed_everything(0)
+    G, D = nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4)
+    config = TrainConfig(steps=4, batch_size=8, log_every=4, progress=False, device="cpu")
+    history = Trainer(G, D, d_step, bce_steps(reuse_fake=False)[1], tiny_data(), config).fit()
+    assert history["noise_std"] == [0.25] and history["sometimes"] == [1.0]
+
+
+def test_every_critic_update_is_checked_for_nan():
+    # only the last of the n_critic D updates used to be logged: a NaN in an earlier one went unseen
+    calls = []
+
+    def d_step(G, D, real, labels, trainer):
+        calls.append(1)
+        loss = D(real, labels).mean()
+        return {"loss_D": loss, "probe": torch.tensor(float("nan")) if len(calls) == 1 else loss.detach()}
+    seed_everything(0)
+    G, D = nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4)
+    config = TrainConfig(steps=2, batch_size=8, n_critic=3, log_every=1, progress=False, device="cpu")
+    trainer = Trainer(G, D, d_step, bce_steps(reuse_fake=False)[1], tiny_data(), config)
+    with pytest.raises(NonFiniteLoss, match="probe became NaN/inf at step 1"):
+        trainer.fit()
+
+
+def test_d_and_g_may_not_log_the_same_key():
+    def g_step(G, D, real, labels, trainer):
+        return {**bce_steps(reuse_fake=False)[1](G, D, real, labels, trainer), "D_real": torch.tensor(0.0)}
+    trainer = make_trainer(steps=1)
+    trainer.g_step = g_step
+    with pytest.raises(KeyError, match="both log \\['D_real'\\]"):
+        trainer.fit()
+
+
+def test_non_finite_weights_are_never_saved(tmp_path):
+    trainer = make_trainer(tmp_path, steps=3)
+    trainer.fit()
+    good = load_checkpoint(tmp_path / "checkpoint.pt")
+    with torch.no_grad():
+        next(trainer.G.parameters())[0] = float("nan")  # an update that broke the weights, its loss still finite
+    with pytest.raises(NonFiniteLoss, match="refusing to save"):
+        trainer.save()
+    kept = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert all(torch.equal(good["G"][k], kept["G"][k]) for k in good["G"])
+
+
+def test_D_is_unfrozen_even_when_g_step_raises():
+    def g_step(G, D, real, labels, trainer):
+        raise RuntimeError("a typo in the notebook's g_step")
+    trainer = make_trainer(steps=1)
+    trainer.g_step = g_step
+    with pytest.raises(RuntimeError, match="typo"):
+        trainer.fit()
+    assert all(p.requires_grad for p in trainer.D.parameters())
+
+
+def test_a_ready_sampler_must_match_the_device_and_batch_size():
+    from ganhelpers.data import BatchSampler
+    seed_everything(0)
+    G, D = nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4)
+    config = TrainConfig(steps=1, batch_size=8, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="batches of 16 but TrainConfig.batch_size is 8"):
+        Trainer(G, D, *bce_steps(), BatchSampler(tiny_data(), 16), config)
+    with pytest.raises(ValueError, match="holds its data on meta but training runs on cpu"):
+        Trainer(G, D, *bce_steps(), BatchSampler(tiny_data(), 8, device="meta"), config)

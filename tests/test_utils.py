@@ -49,6 +49,30 @@ def test_run_mode(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     assert utils.run_mode() == "smoke"  # no GPU: the quick version by default
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert utils.run_mode() == "smoke"  # an Apple laptop too: full mode means CIFAR-10 for 30 minutes on CUDA
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert utils.run_mode() == "full"
+
+
+def test_load_errors_say_what_happened(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    utils.save_checkpoint({"w": torch.ones(2)}, path)
+    with pytest.raises(RuntimeError, match="(?i)cuda") as info:  # torch's own message, not "not a checkpoint"
+        utils.load_checkpoint(path, map_location="cuda:7")
+    assert "refusing" not in str(info.value)
+    path.write_bytes(path.read_bytes()[:40])  # truncated
+    with pytest.raises(ValueError, match="truncated or damaged|refusing"):
+        utils.load_checkpoint(path)
+
+
+def test_text_files_are_written_atomically(tmp_path, monkeypatch):
+    path = tmp_path / "config.json"
+    utils.write_text_atomic(path, "old")
+    monkeypatch.setattr(utils.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        utils.write_text_atomic(path, "new")
+    assert path.read_text() == "old"
 
 
 def test_partial_write_never_replaces_a_good_checkpoint(tmp_path, monkeypatch):
