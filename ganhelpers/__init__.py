@@ -3,7 +3,7 @@
 Networks (`nets`), losses (`losses`), datasets (`data`), one training loop (`train`), metrics,
 plots (`plot`) and live dashboards (`widgets`, imported on demand because it needs ipywidgets).
 """
-from .utils import count_params, get_device, run_mode, seed_everything
+from .utils import count_params, get_device, rehearse, run_mode, seed_everything
 
 __version__ = "0.1.0"
 
@@ -12,4 +12,4 @@ __version__ = "0.1.0"
 REPO_URL = "https://github.com/gan-lessons/gan-notebooks"
 BRANCH = "main"
 
-__all__ = ["count_params", "get_device", "run_mode", "seed_everything", "REPO_URL", "BRANCH"]
+__all__ = ["count_params", "get_device", "rehearse", "run_mode", "seed_everything", "REPO_URL", "BRANCH"]

@@ -120,7 +120,7 @@ def _list(args, parser) -> int:
 def _train(args, parser) -> int:
     from .data import DATASETS, DatasetUnavailable, load_dataset
     from .models import MODELS
-    from .train import UNLIMITED, SampleSaver, TrainConfig, Trainer
+    from .train import UNLIMITED, SampleSaver, TrainConfig, Trainer, _amp_dtype
     from .utils import count_params, get_device, seed_everything
     # every check that needs no data or training comes first
     if args.model not in MODELS:
@@ -146,6 +146,13 @@ def _train(args, parser) -> int:
                                 "batch_size": args.batch_size, "seed": args.seed, "device": args.device,
                                 "out_dir": str(out), "resume": args.resume, "ckpt_every": args.ckpt_every,
                                 "amp": args.amp, "log_every": 50})
+    except ValueError as e:
+        parser.error(str(e))
+    problem = _resume_mismatch(out, config) if args.resume else None
+    if problem:
+        parser.error(problem)
+    try:
+        _amp_dtype(args.amp, get_device(args.device))  # e.g. bf16 on a GPU without it
     except ValueError as e:
         parser.error(str(e))
 
@@ -175,6 +182,20 @@ def _train(args, parser) -> int:
     trainer.fit()
     print(f"wrote {out / 'checkpoint.pt'}, {out / 'history.csv'}, {out / 'config.json'}, {out / 'samples'}/")
     return 0
+
+
+def _resume_mismatch(out: Path, config) -> str | None:
+    """Why the run in `out` cannot be resumed with `config` (the settings a resume must keep), or None."""
+    try:
+        old = json.loads((out / "config.json").read_text())["train"]
+    except (OSError, ValueError, KeyError):
+        return None  # no readable config.json: the checkpoint itself is checked when it loads
+    for key in ("batch_size", "n_critic", "seed"):
+        if old.get(key) != getattr(config, key):
+            flag = {"batch_size": "--batch-size", "seed": "--seed"}.get(key, key)
+            return (f"--resume: {out} was trained with {key}={old.get(key)}, not {getattr(config, key)}: "
+                    f"resume with {flag} {old.get(key)}, or start a new run with another --out")
+    return None
 
 
 def _search(args, parser) -> int:

@@ -2,7 +2,7 @@
 
 FID needs the Inception network, a 92 MB download. For the embedded datasets the course ships its
 own judges too: a small CNN per dataset, trained by this module on the train split and shipped with
-the statistics of that split in `data/judges/<dataset>.pt` (a few hundred KB). A judge gives
+the statistics of that split in `ganhelpers/assets/judges/<dataset>.pt` (a few hundred KB). A judge gives
 
 - `fd`: the Fréchet distance between its penultimate features (`FEATURE_DIM`-d) of generated and
   real images: FID's recipe with a network that knows digits (or shapes) instead of ImageNet;
@@ -52,7 +52,7 @@ class WeightsUnavailable(RuntimeError):
     """The Inception weights are not in torch's hub cache and cannot be downloaded here."""
 
 
-JUDGES_DIR = Path(__file__).resolve().parents[1] / "data" / "judges"  # in a source checkout
+JUDGES_DIR = Path(__file__).resolve().parent / "assets" / "judges"  # package data: installed with ganhelpers
 # dataset -> the judge that scores it: full MNIST is the same kind of digit, so the mnist-5k judge serves
 JUDGE_FOR = {"mnist-5k": "mnist-5k", "mnist": "mnist-5k", "shapes": "shapes"}
 MIXTURES = ("ring8", "grid25")
@@ -75,7 +75,7 @@ def _pytorch_fid():
     try:
         from pytorch_fid import inception
     except ImportError:
-        raise WeightsUnavailable("FID needs the pytorch-fid package: pip install pytorch-fid (or ganhelpers[fid]); "
+        raise WeightsUnavailable("FID needs the pytorch-fid package, a dependency of ganhelpers: pip install pytorch-fid; "
                                  "without it use --metric judge / metrics.judge_scores") from None
     return inception
 
@@ -210,7 +210,7 @@ def train_judge(name: str, seed: int = 0, out=None, verbose: bool = True) -> dic
     """Train the judge of an embedded dataset on its train split; save and return its record.
 
     The record {"state_dict" (float16), "meta", "reference"} goes through `save_checkpoint` to `out`
-    (default data/judges/<name>.pt). meta holds the held-out (test split) accuracy of the weights as
+    (default ganhelpers/assets/judges/<name>.pt). meta holds the held-out (test split) accuracy of the weights as
     saved; reference holds the train split's feature statistics, so scoring needs no pass over it.
     Deterministic per seed on CPU; the global RNG is left as it was.
     """
@@ -261,8 +261,8 @@ def train_judge(name: str, seed: int = 0, out=None, verbose: bool = True) -> dic
 # ----------------------------------------------------------------------------- loading and scoring
 
 def judge_path(dataset: str) -> Path:
-    """The judge's weights: the source checkout's data/judges, else DATA_DIR/judges, downloaded there
-    from the repository once (a pip-installed ganhelpers, e.g. on Colab, has no data/ folder)."""
+    """The judge's weights: shipped inside the package (ganhelpers/assets/judges, installed with it, so
+    Colab needs no download), else one trained here into DATA_DIR/judges."""
     if dataset not in JUDGE_FOR:
         hint = {"cifar10": " (for cifar10 use the Inception FID: metrics.fid_scores, --metric fid)"}.get(dataset, "")
         hint = " (2-D mixtures need no network: judges.mixture_scores)" if dataset in MIXTURES else hint
@@ -271,18 +271,9 @@ def judge_path(dataset: str) -> Path:
     for folder in (JUDGES_DIR, data.DATA_DIR / "judges"):
         if (folder / name).is_file():
             return folder / name
-    from . import BRANCH, REPO_URL
-    url, path = f"{REPO_URL}/raw/{BRANCH}/data/judges/{name}", data.DATA_DIR / "judges" / name
-    if not data._reachable(url):
-        raise FileNotFoundError(f"the judge {name} is neither in {JUDGES_DIR} nor downloadable from {url} (no "
-                                f"network?): train it with `python -m ganhelpers.judges {JUDGE_FOR[dataset]}`")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        torch.hub.download_url_to_file(url, str(path), progress=False)
-    except Exception as e:
-        raise FileNotFoundError(f"could not download the judge from {url} ({type(e).__name__}: {e}): train it with "
-                                f"`python -m ganhelpers.judges {JUDGE_FOR[dataset]}`") from e
-    return path
+    raise FileNotFoundError(f"the judge {name} is neither in {JUDGES_DIR} (a broken install?) nor in "
+                            f"{data.DATA_DIR / 'judges'}: reinstall ganhelpers, or train it with "
+                            f"`python -m ganhelpers.judges {JUDGE_FOR[dataset]}` (a few CPU minutes)")
 
 
 @functools.lru_cache(maxsize=8)

@@ -58,6 +58,65 @@ def run_mode() -> str:
     return "full" if torch.cuda.is_available() else "smoke"
 
 
+def rehearsing() -> bool:
+    """Whether `GANHELPERS_REHEARSAL` asks for a rehearsal of full mode (see `rehearse`)."""
+    value = os.environ.get("GANHELPERS_REHEARSAL", "").strip().lower()
+    if value not in ("", "0", "1", "false", "true", "no", "yes"):
+        raise ValueError(f"GANHELPERS_REHEARSAL={value!r}: use 1 (rehearse full mode) or 0")
+    return value in ("1", "true", "yes")
+
+
+REHEARSAL = dict(steps=2, every=1, time_divisor=60, trials=2, samples_divisor=500, min_samples=8)
+
+
+def rehearse(settings: dict, mode: str) -> dict:
+    """A notebook's settings, as they are, or cut down for a rehearsal of full mode.
+
+    With `GANHELPERS_REHEARSAL=1` and mode "full", every other setting stays as full mode has it (the
+    real dataset, the full-size networks, AMP, checkpoints, FID with Inception) and only the counts
+    shrink, by the names of the keys:
+      * `steps` and `*_steps`: at most 2;   * `every` and `*_every`: 1 (so every event still fires);
+      * time budgets `minutes`, `seconds`: divided by 60 (a 30-minute run gets 30 seconds, though its
+        2 steps usually end it first);       * a search's `trials`: at most 2 besides the default;
+      * sample counts (`n`, `n_*` but `n_critic`, `per_class`, each entry of `sizes`): divided by 500,
+        at least 8. `None` ("all of them") stays.
+    So "does the 30-minute configuration run here?" is answered in a few minutes before the real run
+    (CI rehearses every notebook this way on a CPU). Without the variable, or in smoke mode, `settings`
+    comes back unchanged. Nested dicts (e.g. a search's settings) are cut by the same rules.
+    """
+    if mode != "full" or not rehearsing():
+        return settings
+    cut = _cut(settings)
+    changed = {k: f"{settings[k]} -> {v}" for k, v in cut.items() if v != settings[k]}
+    print("rehearsal of full mode (GANHELPERS_REHEARSAL=1): " + ", ".join(f"{k} {c}" for k, c in changed.items()))
+    return cut
+
+
+def _cut(settings: dict) -> dict:
+    r = REHEARSAL
+    out = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out[key] = _cut(value)
+        elif value is None or isinstance(value, bool) or not isinstance(value, (int, float, tuple, list)):
+            out[key] = value
+        elif key == "steps" or key.endswith("_steps"):
+            out[key] = min(value, r["steps"])
+        elif key == "every" or key.endswith("_every"):
+            out[key] = min(value, r["every"]) if value else value  # 0 means "never": keep it
+        elif key in ("minutes", "seconds"):
+            out[key] = value / r["time_divisor"]
+        elif key == "trials":
+            out[key] = min(value, r["trials"])
+        elif key in ("n", "per_class", "sizes") or (key.startswith("n_") and key != "n_critic"):
+            def fewer(n):
+                return min(n, max(r["min_samples"], -(-n // r["samples_divisor"])))
+            out[key] = type(value)(fewer(v) for v in value) if isinstance(value, (tuple, list)) else fewer(value)
+        else:
+            out[key] = value
+    return out
+
+
 def rng_state() -> dict:
     """Every RNG the training loop touches, as tensors and plain types (safe for weights_only)."""
     np_state = np.random.get_state()
@@ -69,7 +128,13 @@ def rng_state() -> dict:
     }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
+    if _mps_available():  # steps draw noise on the device: an Apple laptop's resume needs its generator too
+        state["mps"] = torch.mps.get_rng_state()
     return state
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 
 
 def set_rng_state(state: dict) -> None:
@@ -82,6 +147,8 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and _mps_available():
+        torch.mps.set_rng_state(state["mps"])
 
 
 def save_checkpoint(obj: dict, path: str | os.PathLike) -> Path:

@@ -49,6 +49,9 @@ def test_train_then_sample_png_and_npz(tmp_path):
         assert (run / name).is_file(), name
     again = run_cli("train", "dcgan", "--out", str(run), "--steps", "6")
     assert again.returncode == 2 and "--resume" in again.stderr  # never overwrite a run by accident
+    other_batch = run_cli("train", "dcgan", "--dataset", "mnist-5k", "--steps", "6", "--batch-size", "32",
+                          "--out", str(run), "--device", "cpu", "--resume")
+    assert other_batch.returncode == 2 and "resume with --batch-size 16" in other_batch.stderr  # before any data
     resumed = run_cli("train", "dcgan", "--dataset", "mnist-5k", "--steps", "6", "--batch-size", "16",
                       "--out", str(run), "--device", "cpu", "--resume")
     assert resumed.returncode == 0, resumed.stderr

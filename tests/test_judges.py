@@ -76,7 +76,6 @@ def test_unknown_datasets_say_what_to_use():
 def test_a_missing_judge_offline_names_the_training_command(monkeypatch, tmp_path):
     monkeypatch.setattr(judges, "JUDGES_DIR", tmp_path / "none")
     monkeypatch.setattr(data, "DATA_DIR", tmp_path)
-    monkeypatch.setattr(data, "_reachable", lambda *a, **k: False)
     with pytest.raises(FileNotFoundError, match="python -m ganhelpers.judges mnist-5k"):
         judges.judge_path("mnist-5k")
 

@@ -40,6 +40,20 @@ def test_structure(path):
     assert "run_mode()" in code
 
 
+def test_one_set_up_cell_installs_everything_full_mode_needs():
+    """Every notebook installs ganhelpers the same way, with no extras: its core dependencies are what full
+    mode needs (pytorch-fid included), so a fresh Colab session cannot miss one."""
+    cells = set()
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        setup = [c for c in nb["cells"] if c["cell_type"] == "code" and 'find_spec("ganhelpers")' in "".join(c["source"])]
+        assert len(setup) == 1, path.name
+        cells.add("".join(setup[0]["source"]))
+    assert len(cells) == 1, "the notebooks' set-up cells differ"
+    (cell,) = cells
+    assert f'"{links.install_url()}"' in cell  # the repository itself: no [extras], no pinned versions
+
+
 def test_rewrite_fixes_a_stale_badge(tmp_path, monkeypatch):
     nb = tmp_path / "x.ipynb"
     stale = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": [

@@ -114,3 +114,16 @@ def test_malicious_pickle_is_refused(tmp_path, monkeypatch):
 def test_missing_checkpoint_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="train first"):
         utils.load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_rng_state_includes_the_mps_generator(monkeypatch):
+    # steps draw their noise on the training device: on an Apple laptop resume must restore the MPS generator
+    store = {"mps": torch.tensor([1, 2, 3], dtype=torch.uint8)}
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda: store["mps"].clone())
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda state: store.update(mps=state.clone()))
+    state = utils.rng_state()
+    assert torch.equal(state["mps"], torch.tensor([1, 2, 3], dtype=torch.uint8))
+    store["mps"] = torch.tensor([9, 9, 9], dtype=torch.uint8)  # the generator moves on
+    utils.set_rng_state(state)
+    assert torch.equal(store["mps"], torch.tensor([1, 2, 3], dtype=torch.uint8))
