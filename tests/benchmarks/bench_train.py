@@ -1,6 +1,7 @@
 """Training-loop and data-pipeline speed against the usual way, measured in one run.
 
     python tests/benchmarks/bench_train.py [--steps 30] [--batch-size 64] [--device auto] [--workers 2]
+    python tests/benchmarks/bench_train.py --steps 2 --rounds 1 --images 500 --notebook02 on --nb02-steps 3  # a CPU smoke run
 
 1. Steps/s of `ganhelpers.train.Trainer` (tensor-resident uint8 data, the package's steps) against a
    plain pytorch/examples-style loop: a torchvision-style Dataset of PIL images with per-image
@@ -9,14 +10,19 @@
    penalty of Gulrajani et al.'s code. Both sides train the same networks (same class, same init seed)
    at the same batch size on the generated `shapes` set (3x32x32, a CIFAR-10 stand-in).
 2. Images/s of `BatchSampler` against that DataLoader alone (no training).
+3. On CUDA (or with --notebook02 on): the time per 1,000 steps of notebooks/02_dcgan.ipynb's full configuration
+   (its SETTINGS["full"]: 3x32x32 images, base 64, batch 128, amp "auto", channels_last, log_every 50, the
+   notebook's own d_step/g_step), on the `shapes` stand-in for CIFAR-10 (same shape, no download); no
+   checkpoints, dashboard or FID, which the notebook adds on top.
 Measurements alternate between the two sides over several rounds and the median ratio is reported,
 so a machine that gets busier or quieter during the run biases neither side.
-Ratios > 1 mean ganhelpers is faster.
+Ratios > 1 mean ganhelpers is faster. --json FILE appends each result as a JSON line (tests/gpu/check.sh's table).
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import platform
 import statistics
@@ -28,7 +34,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from ganhelpers import nets
+from ganhelpers import losses, nets
 from ganhelpers.data import BatchSampler, load_dataset
 from ganhelpers.steps import bce_steps, wgan_gp_steps
 from ganhelpers.train import Callback, TrainConfig, Trainer
@@ -105,6 +111,8 @@ def ganhelpers_loop(G, D, data, steps, device, batch_size, warmup, steps_fn=bce_
     class Clock(Callback):
         def on_step_end(self, t):
             if t.step == warmup:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()  # the warm-up steps' queued kernels are not timed
                 timer["start"] = time.perf_counter()
 
     trainer = Trainer(G, D, *steps_fn(), data, cfg, callbacks=[Clock()])
@@ -135,6 +143,48 @@ def median(values):
     return statistics.median(values)
 
 
+def notebook02_steps():
+    """notebooks/02_dcgan.ipynb's own d_step and g_step (section 4): fresh noise in G's step, where the
+    package's bce_steps reuses D's fakes."""
+
+    def d_step(G, D, real, labels, trainer):
+        z = torch.randn(real.size(0), G.z_dim, device=real.device)
+        with torch.no_grad():
+            fake = G(z)
+        real_logits, fake_logits = D(real), D(fake)
+        return {"loss_D": losses.d_loss_bce(real_logits, fake_logits),
+                "D_real": torch.sigmoid(real_logits).mean(), "D_fake": torch.sigmoid(fake_logits).mean()}
+
+    def g_step(G, D, real, labels, trainer):
+        z = torch.randn(real.size(0), G.z_dim, device=real.device)
+        return {"loss_G": losses.g_loss_nonsaturating(D(G(z)))}
+
+    return d_step, g_step
+
+
+# notebooks/02_dcgan.ipynb, SETTINGS["full"] (cell 6) and its TrainConfig (section 5), less the run's length,
+# time budget, checkpoints and metrics
+NOTEBOOK02_FULL = dict(base=64, batch_size=128, log_every=50, amp="auto", channels_last=True, steps=40_000)
+
+
+def notebook02_full(data, device, steps, warmup):
+    """Steps/s of notebook 02's full configuration through the Trainer (seeded like the notebook)."""
+    seed_everything(0)
+    s = NOTEBOOK02_FULL
+    G = nets.DCGANGenerator(z_dim=100, img_shape=data.img_shape, base=s["base"])
+    D = nets.DCGANDiscriminator(img_shape=data.img_shape, base=s["base"])
+    return ganhelpers_loop(G, D, data, steps, device, s["batch_size"], warmup, steps_fn=notebook02_steps,
+                           log_every=s["log_every"], amp=s["amp"], channels_last=s["channels_last"], seed=0)
+
+
+def emit(path, check, numbers, config="", steps="", seconds=None):
+    """One result as a JSON line for tests/gpu/check.sh's table (nothing without --json)."""
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"section": "bench", "check": check, "config": config, "steps": steps,
+                                "seconds": seconds, "numbers": numbers, "result": "ok", "note": ""}) + "\n")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=10, help="timed steps per round and side")
@@ -146,6 +196,11 @@ def main():
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers (pytorch/examples default: 2)")
     p.add_argument("--images", type=int, default=20000, help="size of the shapes set")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
+    p.add_argument("--notebook02", default="auto", choices=["auto", "on", "off"],
+                   help="time notebook 02's full configuration (auto: on CUDA only)")
+    p.add_argument("--nb02-steps", type=int, default=1000, help="timed steps of it (default 1000)")
+    p.add_argument("--nb02-warmup", type=int, default=20, help="untimed steps first (cuDNN autotuning)")
+    p.add_argument("--json", help="append each result to this file as a JSON line")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -167,6 +222,12 @@ def main():
     print(f"data     DataLoader + PIL transforms: {median(dl):10,.0f} images/s")
     print(f"data     ganhelpers BatchSampler:     {median(bs):10,.0f} images/s   "
           f"ratio {median([b / d for b, d in zip(bs, dl)]):6.1f}x")
+    rounds = f"{args.rounds} rounds, median"
+    emit(args.json, "data: DataLoader + PIL transforms", f"{median(dl):,.0f} images/s",
+         f"batch {args.batch_size}, {args.workers} workers", f"{n_batches} batches x {rounds}")
+    emit(args.json, "data: ganhelpers BatchSampler", f"{median(bs):,.0f} images/s, "
+         f"{median([b / d for b, d in zip(bs, dl)]):.1f}x the DataLoader", f"batch {args.batch_size}, on {device.type}",
+         f"{n_batches} batches x {rounds}")
 
     for model in args.models.split(","):
         steps_fn, n_critic = {"dcgan": (bce_steps, 1), "wgan-gp": (wgan_gp_steps, 5)}[model]
@@ -181,11 +242,32 @@ def main():
                 ours[name].append(ganhelpers_loop(*nets_for(model, device), data, args.steps, device, args.batch_size,
                                                   args.warmup, steps_fn=steps_fn, **config, **extra))
         print(f"{model:<8} pytorch/examples-style loop: {median(ref):8.2f} steps/s")
+        timed = f"{args.steps} x {rounds}"
+        emit(args.json, f"{model}: pytorch/examples-style loop", f"{median(ref):.2f} steps/s",
+             f"3x32x32, base 64, batch {args.batch_size}, fp32", timed)
         for name, rates in ours.items():
             print(f"{model:<8} {name + ':':<28} {median(rates):8.2f} steps/s   "
                   f"ratio {median([o / r for o, r in zip(rates, ref)]):5.2f}x")
+            emit(args.json, f"{model}: {name}", f"{median(rates):.2f} steps/s, "
+                 f"{median([o / r for o, r in zip(rates, ref)]):.2f}x the examples loop",
+                 f"3x32x32, base 64, batch {args.batch_size}" + (", amp auto, channels_last" if "AMP" in name else ", fp32"),
+                 timed)
         if device.type == "cuda":
             print(f"{model:<8} time per 1000 steps (fastest): {1000 / max(max(r) for r in ours.values()):.0f} s")
+
+    if args.notebook02 == "on" or (args.notebook02 == "auto" and device.type == "cuda"):
+        rate = notebook02_full(data, device, args.nb02_steps, args.nb02_warmup)
+        s = NOTEBOOK02_FULL
+        amp = "fp32" if device.type != "cuda" else ("bf16" if torch.cuda.get_device_capability()[0] >= 8 else "fp16")
+        config = (f"{data.name} {'x'.join(map(str, data.img_shape))} (CIFAR-10 stand-in), base {s['base']}, "
+                  f"batch {s['batch_size']}, amp {s['amp']}={amp}, channels_last"
+                  + ("" if device.type == "cuda" else " (CUDA only)"))
+        measured = "measured" if args.nb02_steps >= 1000 else f"from {args.nb02_steps} steps"
+        print(f"notebook 02 full ({config}): {1000 / rate:.1f} s per 1000 steps ({measured}, {rate:.1f} steps/s); "
+              f"its {s['steps']:,} steps: {s['steps'] / rate / 60:.1f} min")
+        emit(args.json, "notebook 02 full: time per 1000 steps", f"{1000 / rate:.1f} s per 1000 steps ({rate:.1f} "
+             f"steps/s; its {s['steps']:,} steps: {s['steps'] / rate / 60:.1f} min)", config,
+             f"{args.nb02_steps} after {args.nb02_warmup} warm-up", args.nb02_steps / rate)
 
 
 if __name__ == "__main__":
