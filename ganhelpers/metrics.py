@@ -21,6 +21,7 @@ Images are float (N, C, H, W) in [-1, 1] everywhere, as a tanh generator makes t
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 
 import numpy as np
@@ -51,11 +52,13 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
 
     mu: (F,) means; sigma: (F, F) covariances. Same signature and result as pytorch-fid's
     `calculate_frechet_distance`, computed another way: sigma1 sigma2 is similar to the symmetric
-    matrix M = sigma1^(1/2) sigma2 sigma1^(1/2), so Tr((sigma1 sigma2)^(1/2)) is the sum of the square
+    matrix M = sigma2^(1/2) sigma1 sigma2^(1/2), so Tr((sigma1 sigma2)^(1/2)) is the sum of the square
     roots of M's eigenvalues. Two symmetric eigen-solves instead of scipy's `sqrtm`: real by construction
     (no imaginary parts to discard), safe for near-singular covariances (fewer samples than dimensions:
     rounding makes zero eigenvalues slightly negative, they are clipped to 0), and many times faster
-    at F = 2048. eps is added to both diagonals only if an eigen-solve fails to converge.
+    at F = 2048. The square root of sigma2, the reference in every caller, is remembered for the last
+    few distinct matrices (by content), so a series of FIDs against one reference costs one eigen-solve
+    each instead of two. eps is added to both diagonals only if an eigen-solve fails to converge.
     """
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
@@ -73,10 +76,23 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
 
 def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     """Tr((sigma1 sigma2)^(1/2)) for symmetric positive semi-definite (F, F) matrices."""
-    w, v = np.linalg.eigh((sigma1 + sigma1.T) / 2)
-    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T  # sigma1^(1/2)
-    m = root1 @ sigma2 @ root1  # (F, F) symmetric, same eigenvalues as sigma1 sigma2
+    root2 = _symmetric_sqrt(sigma2)  # sigma2^(1/2): Tr((s1 s2)^(1/2)) = Tr((s2 s1)^(1/2)), so either may be rooted
+    m = root2 @ sigma1 @ root2  # (F, F) symmetric, same eigenvalues as sigma1 sigma2
     return float(np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum())
+
+
+_ROOTS: dict[bytes, np.ndarray] = {}  # content digest -> square root, for the last few reference covariances
+
+
+def _symmetric_sqrt(sigma: np.ndarray) -> np.ndarray:
+    """sigma^(1/2) of a symmetric PSD (F, F) matrix, by eigen-decomposition; remembered by content."""
+    key = hashlib.blake2b(np.ascontiguousarray(sigma).tobytes(), digest_size=16).digest() + bytes(str(sigma.shape), "ascii")
+    if key not in _ROOTS:
+        w, v = np.linalg.eigh((sigma + sigma.T) / 2)
+        if len(_ROOTS) >= 4:
+            _ROOTS.pop(next(iter(_ROOTS)))  # forget the oldest
+        _ROOTS[key] = (v * np.sqrt(np.clip(w, 0, None))) @ v.T  # (F, F)
+    return _ROOTS[key]
 
 
 def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor) -> float:

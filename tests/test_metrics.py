@@ -405,3 +405,18 @@ def test_evaluate_fid_offline_exits_1_naming_the_judges(tmp_path, capsys, monkey
     assert main(["evaluate", str(run), "--metric", "fid", "--device", "cpu"]) == 1
     err = capsys.readouterr().err
     assert "no network" in err and "--metric judge" in err
+
+
+def test_frechet_distance_remembers_the_reference_root_by_content():
+    rng = np.random.default_rng(0)
+    mu_a, sigma_a, mu_ref, sigma_ref = *gaussian_stats(rng, 16, 40), *gaussian_stats(rng, 16, 60)
+    metrics._ROOTS.clear()
+    first = metrics.frechet_distance(mu_a, sigma_a, mu_ref, sigma_ref)
+    assert len(metrics._ROOTS) == 1
+    again = metrics.frechet_distance(mu_a, sigma_a, mu_ref, sigma_ref.copy())  # same content, another array
+    assert again == first and len(metrics._ROOTS) == 1
+    swapped = metrics.frechet_distance(mu_ref, sigma_ref, mu_a, sigma_a)  # the distance is symmetric
+    assert swapped == pytest.approx(first, rel=1e-9)
+    for k in range(6):  # bounded: never more than a few roots kept
+        metrics.frechet_distance(mu_a, sigma_a, mu_ref, sigma_ref + k * np.eye(16))
+    assert len(metrics._ROOTS) <= 4

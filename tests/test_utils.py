@@ -127,3 +127,22 @@ def test_rng_state_includes_the_mps_generator(monkeypatch):
     store["mps"] = torch.tensor([9, 9, 9], dtype=torch.uint8)  # the generator moves on
     utils.set_rng_state(state)
     assert torch.equal(store["mps"], torch.tensor([1, 2, 3], dtype=torch.uint8))
+
+
+def test_rehearse_cuts_only_the_counts_of_full_mode(monkeypatch, capsys):
+    full = dict(dataset="cifar10", base=64, batch_size=128, steps=40_000, demo_steps=10_000, minutes=30, seconds=120,
+                log_every=50, ckpt_every=1000, metric_every=5000, every=1000, n_metric=10_000, per_class=500, n=10_000,
+                n_critic=5, n_images=None, sizes=(500, 1000, 10_000), amp="auto", channels_last=True, resume=False,
+                out_dir="runs/x", search=dict(minutes=10, trials=8), lr=2e-4)
+    monkeypatch.delenv("GANHELPERS_REHEARSAL", raising=False)
+    assert utils.rehearse(full, "full") is full  # no switch: untouched
+    monkeypatch.setenv("GANHELPERS_REHEARSAL", "1")
+    assert utils.rehearse(full, "smoke") is full  # smoke mode is already small
+    cut = utils.rehearse(full, "full")
+    assert cut == dict(full, steps=2, demo_steps=2, minutes=0.5, seconds=2.0, log_every=1, ckpt_every=1,
+                       metric_every=1, every=1, n_metric=10, per_class=8, n=10, sizes=(8, 8, 10),
+                       search=dict(minutes=10 / 60, trials=2))
+    assert "steps 40000 -> 2" in capsys.readouterr().out  # the notebook says what it cut
+    monkeypatch.setenv("GANHELPERS_REHEARSAL", "maybe")
+    with pytest.raises(ValueError, match="GANHELPERS_REHEARSAL"):
+        utils.rehearse(full, "full")
