@@ -102,7 +102,7 @@ class Explorer:
         if self.panel is None:  # static mode: a figure
             display(self.figure())
             return
-        bundle = self.panel._repr_mimebundle_()  # {"text/plain", "application/vnd.jupyter.widget-view+json"}
+        bundle = _widget_bundle(self.panel)  # {"text/plain", "application/vnd.jupyter.widget-view+json"}
         # the PNG is what a renderer without widgets shows (Markdown/PDF exports, plain viewers); JupyterLab,
         # Notebook, VS Code and nbconvert's HTML prefer the widget view
         bundle["image/png"] = base64.b64encode(bytes(self.image.value)).decode("ascii")
@@ -148,3 +148,13 @@ class Explorer:
         if label < 0:  # "one class per sample": 0, 1, 2, ...
             return torch.arange(n) % self.n_classes
         return torch.full((n,), int(label), dtype=torch.long)
+
+
+def _widget_bundle(widget) -> dict:
+    """A widget's display data. ipywidgets 8 builds it in `_repr_mimebundle_`; ipywidgets 7 (Colab's
+    7.7.1) has no such method and builds the same two keys inside `_ipython_display_`."""
+    if hasattr(widget, "_repr_mimebundle_"):
+        return widget._repr_mimebundle_()
+    return {"text/plain": repr(widget),
+            "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
+                                                         "model_id": widget.model_id}}
