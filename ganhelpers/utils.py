@@ -66,7 +66,7 @@ def rehearsing() -> bool:
     return value in ("1", "true", "yes")
 
 
-REHEARSAL = dict(steps=2, every=1, time_divisor=60, trials=2, samples_divisor=500, min_samples=8)
+REHEARSAL = dict(steps=2, every=1, time_divisor=60, trials=2, samples_divisor=1000, min_samples=8)
 
 
 def rehearse(settings: dict, mode: str) -> dict:
@@ -78,7 +78,7 @@ def rehearse(settings: dict, mode: str) -> dict:
       * `steps` and `*_steps`: at most 2;   * `every` and `*_every`: 1 (so every event still fires);
       * time budgets `minutes`, `seconds`: divided by 60 (a 30-minute run gets 30 seconds, though its
         2 steps usually end it first);       * a search's `trials`: at most 2 besides the default;
-      * sample counts (`n`, `n_*` but `n_critic`, `per_class`, each entry of `sizes`): divided by 500,
+      * sample counts (`n`, `n_*` but `n_critic`, `per_class`, each entry of `sizes`): divided by 1000,
         at least 8. `None` ("all of them") stays.
     So "does the 30-minute configuration run here?" is answered in a few minutes before the real run
     (CI rehearses every notebook this way on a CPU). Without the variable, or in smoke mode, `settings`

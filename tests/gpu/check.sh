@@ -88,10 +88,10 @@ fi
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's ganhelpers, no install
 missing=$(python3 -c '
 import importlib.util
-names = ["mlxtend", "pytorch_fid", "ipywidgets", "nbclient", "nbformat", "ipykernel", "jupyter_client", "zmq"]
+names = ["pytorch_fid", "ipywidgets", "nbclient", "nbformat", "ipykernel", "jupyter_client", "zmq"]
 print(" ".join(n for n in names if importlib.util.find_spec(n) is None))' 2>>"$work/setup.log")
 if [ -z "$missing" ]; then
-  row setup "imports" --numbers "mlxtend, pytorch_fid, ipywidgets, nbclient, ipykernel, zmq: all found" --result ok
+  row setup "imports" --numbers "pytorch_fid, ipywidgets, nbclient, ipykernel, zmq: all found" --result ok
 else
   row setup "imports" --result FAIL --note "not importable: $missing (carry tests/gpu/wheels)"
 fi

