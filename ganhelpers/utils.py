@@ -183,6 +183,9 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError) as e:  # code in the pickle, not a checkpoint
+        device_problem = [line for line in str(e).splitlines() if "device" in line.lower()]
+        if device_problem:  # torch < 2.5 reports a map_location onto a missing GPU as an unpickling error
+            raise RuntimeError(f"cannot load {path} onto {map_location}: {device_problem[0].strip()}") from e
         raise ValueError(f"refusing to load {path}: it is not a plain-tensor checkpoint written by "
                          f"ganhelpers ({type(e).__name__}: {str(e).splitlines()[0]})") from e
     except RuntimeError as e:
