@@ -15,7 +15,6 @@ Pieces, each a plain `nn.Module` or function (notebook 07 takes them apart one b
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +23,6 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from .losses import d_loss_hinge, d_loss_wasserstein, g_loss_wasserstein
 from .train import Callback
-from .utils import load_checkpoint, save_checkpoint
 
 SN_LOSSES = {"hinge": (d_loss_hinge, g_loss_wasserstein), "wasserstein": (d_loss_wasserstein, g_loss_wasserstein)}
 
@@ -274,21 +272,23 @@ class EMA(Callback):
     (batch-norm statistics, spectral-norm vectors) are copied. Averaging smooths out the last
     oscillations of the game, so G_ema's samples are usually cleaner (Yazici et al. 2019; BigGAN).
 
-    With an out_dir it writes `ema.pt` ({"G": state_dict, "step"}) when the trainer checkpoints and
-    at the end, and reloads it when the run resumes. `sample(z, labels)` draws from G_ema in eval mode.
+    The average is part of the trainer's checkpoint (`state_dict`), so a resumed run continues it exactly;
+    `trainer.G_ema` points at it, which is what MetricCallback scores (list EMA before MetricCallback).
+    `sample(z, labels)` draws from G_ema in eval mode.
     """
 
     def __init__(self, decay: float = 0.999, start: int = 0):
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"EMA decay={decay} must be in [0, 1)")
-        self.decay, self.start, self.G_ema = decay, start, None
+        self.decay, self.start, self.G_ema, self._saved = decay, start, None, None
 
     def on_train_start(self, trainer):
-        self.G_ema = copy.deepcopy(trainer.G).eval().requires_grad_(False)
+        if self.G_ema is None:  # a second fit() of the same trainer keeps averaging
+            self.G_ema = copy.deepcopy(trainer.G).eval().requires_grad_(False)
+        if self._saved is not None:  # a resumed run: the average of the checkpoint's step
+            self.G_ema.load_state_dict(self._saved)
+            self._saved = None
         trainer.G_ema = self.G_ema  # what MetricCallback (listed after this callback) and notebooks sample
-        path = self._path(trainer)
-        if trainer.config.resume and path is not None and path.is_file():
-            self.G_ema.load_state_dict(load_checkpoint(path, map_location=trainer.device)["G"])
 
     @torch.no_grad()
     def on_step_end(self, trainer):
@@ -297,20 +297,15 @@ class EMA(Callback):
             ema_p.lerp_(p.detach().to(ema_p.dtype), 1.0 - decay)
         for ema_b, b in zip(self.G_ema.buffers(), trainer.G.buffers()):
             ema_b.copy_(b)
-        every = trainer.config.ckpt_every
-        if every and trainer.step % every == 0:
-            self.save(trainer)
 
-    def on_train_end(self, trainer):
-        self.save(trainer)
+    def state_dict(self) -> dict:
+        return {"G_ema": self.G_ema.state_dict()} if self.G_ema is not None else {}
 
-    def _path(self, trainer) -> Path | None:
-        return trainer.out_dir / "ema.pt" if trainer.out_dir else None
-
-    def save(self, trainer) -> None:
-        path = self._path(trainer)
-        if path is not None and self.G_ema is not None:
-            save_checkpoint({"G": self.G_ema.state_dict(), "step": trainer.step}, path)
+    def load_state_dict(self, state: dict) -> None:
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(state["G_ema"])
+        else:
+            self._saved = state["G_ema"]  # applied when training starts and G_ema exists
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

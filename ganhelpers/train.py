@@ -85,12 +85,20 @@ class TrainConfig:
 
 
 class Callback:
-    """Hooks the loop calls; override what you need. `trainer` gives access to everything."""
+    """Hooks the loop calls; override what you need. `trainer` gives access to everything.
+
+    A callback that holds state a resumed run needs (EMA's average, say) returns it from `state_dict()`
+    (tensors and plain types) and takes it back in `load_state_dict()`: the trainer keeps it inside
+    checkpoint.pt, so weights and callback state are always from the same step. `on_step_end` runs before
+    the periodic checkpoint, so what a callback does at a checkpoint step is in that checkpoint.
+    """
 
     def on_train_start(self, trainer: "Trainer"): ...
     def on_step_end(self, trainer: "Trainer"): ...
     def on_log(self, trainer: "Trainer", logs: dict): ...
     def on_train_end(self, trainer: "Trainer"): ...
+    def state_dict(self) -> dict: return {}
+    def load_state_dict(self, state: dict) -> None: ...
 
 
 class NonFiniteLoss(RuntimeError):
@@ -191,10 +199,10 @@ class Trainer:
                     bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     self._flush(bar)
-                if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.out_dir:
-                    self.save()
                 for cb in self.callbacks:
                     cb.on_step_end(self)
+                if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.out_dir:
+                    self.save()  # after the callbacks: a metric measured at this step is in the checkpoint
                 if self._stop_request:
                     self.stopped_reason = self._stop_request
                     break
@@ -286,7 +294,11 @@ class Trainer:
             "scaler_G": self.scaler_G.state_dict(), "scaler_D": self.scaler_D.state_dict(),
             "sampler": self.sampler.state_dict(), "rng": rng_state(),
             "history": self.history, "config": asdict(self.config), "meta": self.meta,
+            "callbacks": {key: state for key, state in self._callback_states().items() if state},
         }
+
+    def _callback_states(self) -> dict:
+        return {f"{i}.{type(cb).__name__}": cb.state_dict() for i, cb in enumerate(self.callbacks)}
 
     def save(self, path=None) -> Path:
         """Flush logs and check the weights (refusing to save NaN), then write the checkpoint atomically."""
@@ -327,6 +339,10 @@ class Trainer:
         self.scaler_G.load_state_dict(ckpt["scaler_G"])
         self.scaler_D.load_state_dict(ckpt["scaler_D"])
         self.sampler.load_state_dict(ckpt["sampler"])
+        saved = ckpt.get("callbacks", {})
+        for key, cb in zip(self._callback_states(), self.callbacks):
+            if key in saved:
+                cb.load_state_dict(saved[key])
         set_rng_state({k: _to_cpu(v) for k, v in ckpt["rng"].items()})
         self.history, self.step = ckpt["history"], ckpt["step"]
         self.last_checkpoint, self._ckpt_step = path, self.step

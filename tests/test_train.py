@@ -362,3 +362,32 @@ def test_a_ready_sampler_must_match_the_device_and_batch_size():
         Trainer(G, D, *bce_steps(), BatchSampler(tiny_data(), 16), config)
     with pytest.raises(ValueError, match="holds its data on meta but training runs on cpu"):
         Trainer(G, D, *bce_steps(), BatchSampler(tiny_data(), 8, device="meta"), config)
+
+
+def test_killed_and_resumed_run_with_ema_and_metric_is_bit_identical(tmp_path):
+    # EMA kept its average in a second file written after the checkpoint, and the metric measured at a checkpoint
+    # step was missing from it: a resumed run had another G_ema and another history than an uninterrupted one
+    from ganhelpers.metrics import MetricCallback
+    from ganhelpers.sagan import EMA
+
+    def metric(G):
+        return {"w": float(sum(p.double().sum() for p in G.parameters()))}
+
+    def callbacks():
+        return [EMA(decay=0.8), MetricCallback(metric, every=3, name="w", verbose=False)]
+    straight_cbs = callbacks()
+    straight = make_trainer(tmp_path / "a", callbacks=straight_cbs, ckpt_every=6)
+    straight.fit()
+    crashed = make_trainer(tmp_path / "b", callbacks=[*callbacks(), CrashAt(8)], ckpt_every=6)
+    with pytest.raises(Crash):
+        crashed.fit()
+    torch.manual_seed(1234)
+    resumed_cbs = callbacks()
+    resumed = make_trainer(tmp_path / "b", callbacks=resumed_cbs, ckpt_every=6, resume=True)
+    resumed.fit()
+    for (k, a), (_, b) in zip(weights(straight).items(), weights(resumed).items()):
+        assert torch.equal(a, b), k
+    for (k, a), b in zip(straight_cbs[0].G_ema.state_dict().items(), resumed_cbs[0].G_ema.state_dict().values()):
+        assert torch.equal(a, b), f"G_ema.{k}"
+    assert resumed.history == straight.history  # the metric measured at step 6 is in the step-6 checkpoint
+    assert resumed.history["w_step"] == [3, 6, 9, 12]
