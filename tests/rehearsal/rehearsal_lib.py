@@ -58,6 +58,21 @@ class StandIns:
         return self.torch_home / "hub" / "checkpoints" / FID_WEIGHTS_FILE
 
 
+class _NumpyOnePickler(pickle._Pickler):
+    """Pickles numpy arrays as numpy 1.x does (and as the real CIFAR-10 files are): under the module names
+    numpy.core.*, which numpy 1.x and 2.x both load. numpy 2 itself writes numpy._core.*, which numpy 1.x
+    cannot import, so a stand-in made under numpy 2 would break on the floor's numpy 1.24."""
+
+    def save_global(self, obj, name=None):
+        module = getattr(obj, "__module__", "") or ""
+        if module.startswith("numpy._core"):
+            legacy = "numpy.core" + module[len("numpy._core"):]
+            self.write(pickle.GLOBAL + f"{legacy}\n{name or obj.__qualname__}\n".encode("ascii"))
+            self.memoize(obj)
+            return
+        super().save_global(obj, name)
+
+
 def make_cifar10(data_dir: Path, per_batch: int = CIFAR_PER_BATCH, seed: int = 0) -> Path:
     """<data_dir>/cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta, readme.html} and the
     cifar-10-python.tar.gz beside it, as torchvision's CIFAR10(download=True) leaves them; the images are
@@ -85,7 +100,7 @@ def make_cifar10(data_dir: Path, per_batch: int = CIFAR_PER_BATCH, seed: int = 0
                  "data": np.ascontiguousarray(images[rows], dtype=np.uint8),
                  "filenames": [f"standin_shape_{b * per_batch + k}.png" for k in range(per_batch)]}
         with open(folder / name, "wb") as f:
-            pickle.dump(entry, f, protocol=2)
+            _NumpyOnePickler(f, protocol=2).dump(entry)
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump({"num_cases_per_batch": per_batch, "label_names": CIFAR_LABEL_NAMES, "num_vis": 3072}, f,
                     protocol=2)
