@@ -267,7 +267,7 @@ class Trainer:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        rows = _to_host(pending, self.device)
+        rows = _to_host(pending)
         for i, logged in enumerate(rows):
             bad = [k for k, v in logged.items() if not math.isfinite(v)]
             if bad:
@@ -399,13 +399,13 @@ def _mean_logs(logs: list[dict]) -> dict:
     return {k: torch.stack([log[k] for log in logs if k in log]).mean() for k in keys}
 
 
-def _to_host(pending: list[dict], device: torch.device) -> list[dict]:
+def _to_host(pending: list[dict]) -> list[dict]:
     """Pending per-step logs (0-d tensors on the device) -> one dict of Python floats per step.
 
     One stack and one copy for all of them: the only host sync of the loop. A key a step did not log
     is simply absent from that step's dict.
     """
-    flat = [v.to(device) for row in pending for v in row.values()]
+    flat = [v for row in pending for v in row.values()]  # 0-d, all on `device` already (_log_values)
     values = iter(torch.stack(flat).cpu().tolist() if flat else [])  # (sum of keys per step,)
     return [{k: next(values) for k in row} for row in pending]
 

@@ -190,6 +190,7 @@ def make_standins(where: Path) -> StandIns:
 
 COLAB_PINNED = ("torch", "torchvision", "numpy", "scipy", "matplotlib", "ipywidgets", "tqdm")  # the set-up cell must not change these
 COLAB_OTHERS = ("ipykernel", "nbclient", "nbformat")  # also preinstalled by Colab; the kernel needs ipykernel
+FLOOR_FILE = HERE / "floor.txt"  # Colab's preinstalls at the floors pyproject.toml declares, plus the kernel and pytest
 ENV_PYTHON_VAR = "GANHELPERS_REHEARSAL_PYTHON"  # use this interpreter as is instead of building an environment
 
 
@@ -296,9 +297,6 @@ def _versions(python: Path, packages) -> dict:
             "    except m.PackageNotFoundError: out[p] = None\n"
             "print(json.dumps(out))")
     return json.loads(_run([python, "-c", code]).stdout)
-
-
-FLOOR_FILE = HERE / "floor.txt"  # Colab's preinstalls at the floors pyproject.toml declares, plus the kernel and pytest
 
 
 def build_env(where: Path, root: Path = ROOT, say=print) -> RehearsalEnv:
