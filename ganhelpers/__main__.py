@@ -190,7 +190,8 @@ def _resume_mismatch(out: Path, config) -> str | None:
         old = json.loads((out / "config.json").read_text())["train"]
     except (OSError, ValueError, KeyError):
         return None  # no readable config.json: the checkpoint itself is checked when it loads
-    for key in ("batch_size", "n_critic", "seed"):
+    from .train import RESUME_KEYS
+    for key in RESUME_KEYS:
         if old.get(key) != getattr(config, key):
             flag = {"batch_size": "--batch-size", "seed": "--seed"}.get(key, key)
             return (f"--resume: {out} was trained with {key}={old.get(key)}, not {getattr(config, key)}: "

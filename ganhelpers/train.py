@@ -29,6 +29,7 @@ AMP_MODES = ("off", "auto", "fp16", "bf16")
 
 
 UNLIMITED = 10**9  # `steps` for a run bounded by its time budget only
+RESUME_KEYS = ("batch_size", "n_critic", "seed")  # settings a resumed run must share with its checkpoint
 
 
 @dataclass
@@ -328,7 +329,7 @@ class Trainer:
                                     "drop --resume to start a new run, or point out_dir at the old run")
         ckpt = load_checkpoint(path, map_location=self.device)
         old = ckpt["config"]
-        for key in ("batch_size", "n_critic", "seed"):
+        for key in RESUME_KEYS:
             if old[key] != getattr(self.config, key):
                 raise ValueError(f"cannot resume {path}: it was trained with {key}={old[key]}, "
                                  f"not {getattr(self.config, key)}")
@@ -378,8 +379,8 @@ def _update(opt, scaler, loss) -> None:
 def _log_values(out: dict, device: torch.device) -> dict:
     """A step's outputs as 0-d float32 tensors on the training device, without a host sync.
 
-    Python numbers become `torch.full` on the device (a fill kernel, no copy, no sync); tensors stay
-    where they are, so everything can be stacked with the losses at the next flush.
+    Python numbers become `torch.full` on the device (a fill kernel, not a host-to-device copy); tensors
+    are moved there without blocking (the losses are there already), so the flush can stack them all.
     """
     logs = {}
     for k, v in out.items():
@@ -393,10 +394,18 @@ def _log_values(out: dict, device: torch.device) -> dict:
     return logs
 
 
+def _by_key(dicts: list[dict]) -> dict:
+    """key -> the values of the dicts that hold it, keys in first-seen order (a key may be logged sometimes)."""
+    out: dict = {}
+    for d in dicts:
+        for k, v in d.items():
+            out.setdefault(k, []).append(v)
+    return out
+
+
 def _mean_logs(logs: list[dict]) -> dict:
     """Per-key mean over several updates' logs (the n_critic D updates of one step), still on the device."""
-    keys = list(dict.fromkeys(k for log in logs for k in log))
-    return {k: torch.stack([log[k] for log in logs if k in log]).mean() for k in keys}
+    return {k: torch.stack(values).mean() for k, values in _by_key(logs).items()}
 
 
 def _to_host(pending: list[dict]) -> list[dict]:
@@ -412,8 +421,7 @@ def _to_host(pending: list[dict]) -> list[dict]:
 
 def _mean_rows(rows: list[dict]) -> dict:
     """The history row: each key's mean over the steps that logged it."""
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    return {k: sum(r[k] for r in rows if k in r) / sum(k in r for r in rows) for k in keys}
+    return {k: sum(values) / len(values) for k, values in _by_key(rows).items()}
 
 
 def _check_sampler(sampler: BatchSampler, device: torch.device, batch_size: int) -> None:
