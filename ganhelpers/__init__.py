@@ -1,9 +1,12 @@
 """ganhelpers: the shared code behind the GAN teaching notebooks.
 
-Networks (`nets`), losses (`losses`), datasets (`data`), one training loop (`train`), metrics,
-plots (`plot`) and live dashboards (`widgets`, imported on demand because it needs ipywidgets).
+Folders are layers and depend one way (a test checks it): `data` (datasets, the batch sampler) and `nn`
+(network conventions, layers, losses) at the bottom; `core` (the config, the one training loop, callbacks,
+checkpoints); `eval` (distances, extractors, scores, metrics) and `viz` (plots, dashboard, explorers);
+`models` (one file per family and the registry); `search`; and on top `cli` and `runs`.
 """
-from .utils import count_params, get_device, rehearse, run_mode, seed_everything
+from .core.runtime import get_device, rehearse, run_mode, seed_everything
+from .nn.conventions import count_params
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,270 @@
+"""Command line for headless runs.
+
+    python -m ganhelpers train dcgan --dataset mnist-5k --minutes 5 --out runs/dcgan-mnist
+    python -m ganhelpers sample runs/dcgan-mnist --n 64 --out samples.png
+    python -m ganhelpers evaluate runs/dcgan-mnist --metric judge
+    python -m ganhelpers search dcgan --dataset mnist-5k --minutes 10 --out runs/search-dcgan
+    python -m ganhelpers list
+
+Bad names, impossible numbers and a model that cannot take the dataset's shape exit with code 2
+and a message, before any data is loaded or any step is trained.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value} must be a positive, finite number")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .data.datasets import DATASETS
+    from .models import MODELS
+    metrics = sorted({m for spec in MODELS.values() for m in spec.task.metrics})
+    p = argparse.ArgumentParser(prog="python -m ganhelpers", description="Train and sample the course's GANs.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a model")
+    t.add_argument("model", help=f"one of: {', '.join(MODELS)}")
+    t.add_argument("--dataset", default="mnist-5k", help=f"one of: {', '.join(DATASETS)} (default mnist-5k)")
+    t.add_argument("--steps", type=_positive_int, help="G updates (default: the model's, or unlimited with --minutes)")
+    t.add_argument("--minutes", type=_positive_float, help="time budget; stops gracefully with a checkpoint")
+    t.add_argument("--batch-size", type=_positive_int, default=64)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    t.add_argument("--ckpt-every", type=_positive_int, default=500, help="checkpoint every N steps (default 500)")
+    t.add_argument("--sample-every", type=_positive_int, default=500, help="sample grid every N steps")
+    t.add_argument("--amp", default="off", choices=["off", "auto", "fp16", "bf16"], help="mixed precision on CUDA")
+    s = sub.add_parser("sample", help="draw samples from a trained run")
+    s.add_argument("run", help="run folder written by `train`")
+    s.add_argument("--n", type=_positive_int, default=64)
+    s.add_argument("--labels", help="conditional models: 'all' (one class per row, ceil(n / classes) samples each; "
+                   "the default) or a class index K")
+    s.add_argument("--out", required=True, help="FILE.png (a grid) or FILE.npz (uint8 images, labels)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    e = sub.add_parser("evaluate", help="score a trained run, printing each number with its protocol")
+    e.add_argument("run", help="run folder written by `train`")
+    e.add_argument("--metric", choices=metrics,
+                   help="noise-to-image models: judge (the offline judge of mnist-5k, mnist, shapes and the 2-D "
+                        "mixtures; the default), or fid/kid/is (pytorch-fid's Inception, downloads its weights); "
+                        "image-to-image models: l1 on held-out pairs (the default)")
+    e.add_argument("--n", type=_positive_int, help="samples (default 10000 for fid/kid/is, 2000 for judge, all held-out "
+                   "pairs for l1)")
+    e.add_argument("--split", default="train", choices=["train", "test"], help="real reference split (default train)")
+    e.add_argument("--best", action="store_true",
+                   help="score RUN/best.pt (kept by eval.metrics.MetricCallback) instead of checkpoint.pt")
+    e.add_argument("--batch-size", type=_positive_int, default=100)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    r = sub.add_parser("search", help="hyperparameter search (successive halving) against the model's default")
+    r.add_argument("model", help=f"one of: {', '.join(MODELS)}")
+    r.add_argument("--dataset", default="mnist-5k", help="noise-to-image models: one with an offline judge (mnist-5k, "
+                   "mnist, shapes)")
+    r.add_argument("--minutes", type=_positive_float, help="total time budget of the search")
+    r.add_argument("--steps", type=_positive_int, help="instead of --minutes: G steps per finalist (reproducible)")
+    r.add_argument("--trials", type=_positive_int, default=8, help="configurations besides the default (default 8)")
+    r.add_argument("--eta", type=int, default=3, help="keep the best 1/eta at each rung (default 3)")
+    r.add_argument("--out", help="search folder (default runs/search-MODEL-DATASET); rerun it to resume")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    sub.add_parser("list", help="list models and datasets")
+    return p
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return {"train": _train, "sample": _sample, "evaluate": _evaluate, "search": _search,
+                "list": _list}[args.command](args, parser)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _list(args, parser) -> int:
+    from .data.datasets import DATASETS
+    from .models import MODELS
+    print("models:")
+    for name, spec in MODELS.items():
+        print(f"  {name:<16} {spec.about}")
+    print("datasets:")
+    for name, info in DATASETS.items():
+        where = "embedded" if info["offline"] else "download"
+        print(f"  {name:<16} {str(tuple(info['shape'])):<13} {info['n_classes']:>3} classes  {where:<8}  {info['about']}")
+    return 0
+
+
+def _train(args, parser) -> int:
+    from .core.config import UNLIMITED, TrainConfig, amp_dtype
+    from .core.runtime import get_device, seed_everything
+    from .core.trainer import Trainer
+    from .data.datasets import DATASETS, DatasetUnavailable, load_dataset
+    from .models import MODELS
+    from .nn.conventions import count_params
+    # every check that needs no data or training comes first
+    if args.model not in MODELS:
+        parser.error(f"unknown model {args.model!r}: choose one of {', '.join(MODELS)}")
+    if args.dataset not in DATASETS:
+        parser.error(f"unknown dataset {args.dataset!r}: choose one of {', '.join(DATASETS)}")
+    spec, info = MODELS[args.model], DATASETS[args.dataset]
+    problem = spec.check(tuple(info["shape"]), info["n_classes"])
+    if problem:
+        parser.error(f"{problem}; pick another --dataset (see `python -m ganhelpers list`)")
+    out = Path(args.out or f"runs/{args.model}-{args.dataset}")
+    if args.resume and not (out / "checkpoint.pt").is_file():
+        parser.error(f"--resume: there is no checkpoint at {out / 'checkpoint.pt'}")
+    if not args.resume and (out / "checkpoint.pt").is_file():
+        parser.error(f"{out} already holds a run: add --resume to continue it, or choose another --out")
+    try:
+        device = get_device(args.device)
+    except ValueError as e:
+        parser.error(str(e))
+    steps = args.steps or (UNLIMITED if args.minutes else 2000)
+    try:
+        config = TrainConfig(**{**spec.defaults, "steps": steps, "minutes": args.minutes,
+                                "batch_size": args.batch_size, "seed": args.seed, "device": args.device,
+                                "out_dir": str(out), "resume": args.resume, "ckpt_every": args.ckpt_every,
+                                "amp": args.amp, "log_every": 50})
+    except ValueError as e:
+        parser.error(str(e))
+    problem = _resume_mismatch(out, config) if args.resume else None
+    if problem:
+        parser.error(problem)
+    try:
+        amp_dtype(args.amp, device)  # e.g. bf16 on a GPU without it
+    except ValueError as e:
+        parser.error(str(e))
+
+    try:
+        data = load_dataset(args.dataset, "train", seed=args.seed)
+    except DatasetUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if args.batch_size > len(data):
+        parser.error(f"--batch-size {args.batch_size} is larger than the dataset ({len(data)} images)")
+    seed_everything(args.seed)
+    G, D = spec.build(data.img_shape, data.n_classes, spec.z_dim)
+    d_step, g_step = spec.steps()
+    print(f"{args.model} on {args.dataset} ({len(data)} images {data.img_shape}): "
+          f"G {count_params(G):,} params, D {count_params(D):,} params -> {out}")
+    meta = {"model": args.model, "dataset": args.dataset, "z_dim": spec.z_dim,
+            "img_shape": list(data.img_shape), "n_classes": data.n_classes}
+    trainer = Trainer(G, D, d_step, g_step, spec.task.sampler(data, args.batch_size, device, args.seed), config,
+                      meta=meta, callbacks=spec.task.callbacks(out, args.dataset, args.seed, args.sample_every))
+    trainer.fit()
+    print(f"wrote {out / 'checkpoint.pt'}, {out / 'history.csv'}, {out / 'config.json'}, {out / 'samples'}/")
+    return 0
+
+
+def _resume_mismatch(out: Path, config) -> str | None:
+    """Why the run in `out` cannot be resumed with `config` (the settings a resume must keep), or None."""
+    try:
+        old = json.loads((out / "config.json").read_text())["train"]
+    except (OSError, ValueError, KeyError):
+        return None  # no readable config.json: the checkpoint itself is checked when it loads
+    from .core.config import RESUME_KEYS
+    for key in RESUME_KEYS:
+        if old.get(key) != getattr(config, key):
+            flag = {"batch_size": "--batch-size", "seed": "--seed"}.get(key, key)
+            return (f"--resume: {out} was trained with {key}={old.get(key)}, not {getattr(config, key)}: "
+                    f"resume with {flag} {old.get(key)}, or start a new run with another --out")
+    return None
+
+
+def _search(args, parser) -> int:
+    from . import search
+    out = Path(args.out or f"runs/search-{args.model}-{args.dataset}")
+    try:  # every check comes before any training
+        job = search.Search(args.model, dataset=args.dataset, minutes=args.minutes, steps=args.steps,
+                            trials=args.trials, eta=args.eta, out=out, seed=args.seed, device=args.device)
+    except ValueError as e:
+        parser.error(str(e))
+    try:
+        results = job.run()  # prints each trial, then the table, the best configuration and the default's score
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    search.plot_search(results, out / "search.png")
+    print(f"wrote {out / 'results.json'}, {out / 'results.csv'}, {out / 'search.png'}; trials in {out}/trial_*")
+    return 0
+
+
+def _run_folder(parser, run: Path, weights: str = "checkpoint.pt"):
+    """(the run's spec, its config.json) after checking that `run` holds a run; exits with a message otherwise."""
+    from .models import get_model
+    from .runs import read_config
+    if not (run / "config.json").is_file() or not (run / weights).is_file():
+        parser.error(f"{run} is not a run folder (it needs config.json and {weights} from `train`)")
+    meta = read_config(run)
+    return get_model(meta["model"]), meta
+
+
+def _sample(args, parser) -> int:
+    from .core.runtime import get_device
+    from .runs import load_generator
+    run, out = Path(args.run), Path(args.out)
+    spec, meta = _run_folder(parser, run)
+    if out.suffix not in (".png", ".npz"):
+        parser.error(f"--out {out}: use a .png (grid) or .npz (arrays) file name")
+    n_classes = meta["n_classes"]
+    if args.labels is not None and not spec.conditional:
+        parser.error(f"model {meta['model']!r} is unconditional: drop --labels")
+    if args.labels not in (None, "all") and not (args.labels.isdigit() and int(args.labels) < n_classes):
+        parser.error(f"--labels {args.labels!r}: use 'all' or a class index 0..{n_classes - 1}")
+    G, meta = load_generator(run, get_device(args.device))
+    print(spec.task.sample(G, meta, out, args.n, args.labels, args.seed))
+    return 0
+
+
+def _evaluate(args, parser) -> int:
+    from .core.runtime import get_device
+    from .data.datasets import DatasetUnavailable
+    from .eval.extractors import WeightsUnavailable
+    from .runs import load_generator
+    run = Path(args.run)
+    weights = "best.pt" if args.best else "checkpoint.pt"
+    spec, meta = _run_folder(parser, run, weights)
+    metric = args.metric or spec.task.metrics[0]
+    problem = spec.task.check_metric(metric, meta["dataset"])
+    if problem:
+        parser.error(problem)
+    device = get_device(args.device)
+    G, meta = load_generator(run, device, weights)
+    try:
+        scores = spec.task.evaluate(G, meta, metric, args.n, args.split, args.batch_size, args.seed, device)
+    except (WeightsUnavailable, DatasetUnavailable, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{run} ({meta['model']} on {meta['dataset']}, {weights} at step {meta['step']}):")
+    for key, value in scores.items():
+        if key in ("protocol", "n", "n_classes", "n_modes") or key.endswith("_std") or value is None:
+            continue
+        of = {"classes_covered": scores.get("n_classes"), "modes_covered": scores.get("n_modes")}.get(key)
+        std = scores.get(f"{key}_std")
+        print(f"  {key:<16} {value:.4g}" + (f" +- {std:.2g}" if std is not None else "") + (f" of {of}" if of else ""))
+    print(f"  protocol: {scores['protocol']}")
+    return 0

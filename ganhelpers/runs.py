@@ -1,0 +1,35 @@
+"""Run folders, as `python -m ganhelpers train` (and each search trial) writes them: config.json (the model,
+dataset and settings), checkpoint.pt (weights, optimizers, RNG, history, callback state), history.csv,
+samples/ and, with a metric callback, best.pt.
+
+    G, meta = load_generator("runs/dcgan-mnist-5k")
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .core.checkpoint import load_checkpoint
+from .models import get_model
+
+
+def read_config(run) -> dict:
+    """RUN/config.json: {"model", "dataset", "z_dim", "img_shape", "n_classes", "train": TrainConfig, ...}."""
+    path = Path(run) / "config.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{run} is not a run folder: it has no config.json (written by `train`)") from None
+
+
+def load_generator(run, device="cpu", weights: str = "checkpoint.pt"):
+    """Rebuild a run's generator from RUN/config.json and load its weights from RUN/<weights>
+    (checkpoint.pt, or best.pt kept by a metric callback). Returns (G in eval mode on `device`, meta),
+    meta being config.json plus "step", the step the weights are from."""
+    run = Path(run)
+    meta = read_config(run)
+    G, _ = get_model(meta["model"]).build(tuple(meta["img_shape"]), meta["n_classes"], meta["z_dim"],
+                                          **meta.get("build", {}))
+    ckpt = load_checkpoint(run / weights)
+    G.load_state_dict(ckpt["G"])
+    return G.to(device).eval(), {**meta, "step": ckpt["step"]}
