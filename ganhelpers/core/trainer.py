@@ -35,7 +35,7 @@ class NonFiniteLoss(RuntimeError):
 class Trainer:
     """Trains any G/D pair with the given step functions. `fit()` runs and returns `history`.
 
-    G must have `z_dim` and `n_classes` (see `ganhelpers.nets`). `data` is an ImageSet/PointSet
+    G must have `z_dim` and `n_classes` (see `ganhelpers.nn.conventions`). `data` is an ImageSet/PointSet
     (wrapped in a `BatchSampler` on the training device) or a ready `BatchSampler`.
     """
 

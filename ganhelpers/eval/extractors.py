@@ -27,7 +27,7 @@ FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fi
                    "pt_inception-2015-12-05-6726825d.pth")  # = pytorch_fid.inception.FID_WEIGHTS_URL
 
 OFFLINE_HINT = ("could not download the FID Inception weights (no network?): on Colab they download by "
-                "themselves; offline use --metric judge / metrics.judge_scores, the offline judges for "
+                "themselves; offline use --metric judge / eval.scores.judge_scores, the offline judges for "
                 "mnist-5k and shapes")
 
 
@@ -57,7 +57,7 @@ def _pytorch_fid():
         from pytorch_fid import inception
     except ImportError:
         raise WeightsUnavailable("FID needs the pytorch-fid package, a dependency of ganhelpers: pip install pytorch-fid; "
-                                 "without it use --metric judge / metrics.judge_scores") from None
+                                 "without it use --metric judge / eval.scores.judge_scores") from None
     return inception
 
 
@@ -166,8 +166,8 @@ def judge_path(dataset: str) -> Path:
     """The judge's weights: shipped inside the package (ganhelpers/assets/judges, installed with it, so
     Colab needs no download), else one trained here into DATA_DIR/judges."""
     if dataset not in JUDGE_FOR:
-        hint = {"cifar10": " (for cifar10 use the Inception FID: metrics.fid_scores, --metric fid)"}.get(dataset, "")
-        hint = " (2-D mixtures need no network: judges.mixture_scores)" if dataset in MIXTURES else hint
+        hint = {"cifar10": " (for cifar10 use the Inception FID: eval.scores.fid_scores, --metric fid)"}.get(dataset, "")
+        hint = " (2-D mixtures need no network: eval.scores.mixture_scores)" if dataset in MIXTURES else hint
         raise ValueError(f"no offline judge for {dataset!r}: judges exist for {', '.join(JUDGE_FOR)}{hint}")
     name = f"{JUDGE_FOR[dataset]}.pt"
     for folder in (JUDGES_DIR, DATA_DIR / "judges"):

@@ -76,7 +76,7 @@ def fid_scores(source, dataset: str = "cifar10", n: int = 10000, split: str = "t
     """FID, KID and IS of `n` samples from `source` against the real `split` of `dataset`, in one pass.
 
     source: see `batches` (a generator, a sample function, an ImageSet or a tensor). with_*: the
-    scores to compute (IS alone needs no real data). extractor: default `judges.InceptionExtractor`
+    scores to compute (IS alone needs no real data). extractor: default `extractors.InceptionExtractor`
     (raises `WeightsUnavailable` offline). Real statistics are cached under DATA_DIR/stats.
     Returns {"fid", "kid", "kid_std", "is", "is_std", "n", "protocol"}, None for scores not asked for.
     Published CIFAR-10 numbers use n = 50,000 against the train split: compare only like with like.

@@ -1,5 +1,5 @@
 """The results of `ganhelpers.search`: saved atomically as JSON and CSV, loaded back, shown as a text
-table and a figure. `ganhelpers.search` re-exports all of it.
+table and a figure. `ganhelpers.search` re-exports it.
 """
 from __future__ import annotations
 

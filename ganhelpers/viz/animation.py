@@ -1,10 +1,10 @@
 """Watch a run learn: its fixed-noise sample grids as a notebook animation or a GIF file.
 
-The command line (`python -m ganhelpers train ... --out RUN`) and `train.SampleSaver` write the
+The command line (`python -m ganhelpers train ... --out RUN`) and `viz.savers.SampleSaver` write the
 generator's output for one fixed batch of noise to RUN/samples/step_000500.png, step_001000.png, ...
 Played in order, those grids show the same 64 noise vectors turning into images.
 
-    from ganhelpers.animation import save_gif, show_training_animation
+    from ganhelpers.viz.animation import save_gif, show_training_animation
     show_training_animation("runs/dcgan-mnist")   # a player in the notebook (matplotlib's jshtml)
     save_gif("runs/dcgan-mnist")                  # runs/dcgan-mnist/training.gif (Pillow)
 

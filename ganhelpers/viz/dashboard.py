@@ -1,6 +1,6 @@
 """The live training dashboard: a `Callback` that shows the game as it is played.
 
-    from ganhelpers.widgets import Dashboard
+    from ganhelpers.viz.dashboard import Dashboard
     trainer = Trainer(G, D, d_step, g_step, data, config, callbacks=[Dashboard()])
     trainer.fit()
 
@@ -56,22 +56,21 @@ def widgets_available() -> bool:
 def status_line(trainer, logs: dict | None = None) -> str:
     """One line about a run: "step 300/1000 · loss_D 0.61 · loss_G 1.9 · D(x) 0.71 · D(G(z)) 0.30".
 
-    logs: the latest history row (defaults to the last row of `trainer.history`). D outputs show two
-    decimals when they are probabilities; other keys of the row (e.g. "gp") and the latest value of
-    each metric column (e.g. "fid") follow.
+    logs: the latest history row (defaults to the last row of `trainer.history`). D's probabilities
+    (D_real, D_fake) show two decimals, a critic's scores (critic_real, critic_fake) three digits; other keys
+    of the row (e.g. "gp") and the latest value of each metric column (e.g. "fid") follow.
     """
     history = trainer.history
     if logs is None:
         logs = {k: v[-1] for k, v in history.items() if v and f"{k}_step" not in history and not k.endswith("_step")}
     parts = [f"step {trainer.step}/{trainer.config.steps}"]
-    names = {"D_real": "D(x)", "D_fake": "D(G(z))"}
-    prob = getattr(trainer, "D_probabilities", True)
-    ordered = [k for k in ("loss_D", "loss_G", "D_real", "D_fake") if k in logs]
+    names = {"D_real": "D(x)", "D_fake": "D(G(z))", "critic_real": "f(x)", "critic_fake": "f(G(z))"}
+    ordered = [k for k in ("loss_D", "loss_G", *names) if k in logs]
     ordered += [k for k in logs if k not in ordered and k != "step" and not k.endswith("_step")]
     for key in ordered:
         value = logs[key]
         if isinstance(value, (int, float)) and key in names:
-            parts.append(f"{names[key]} {value:.2f}" if prob else f"{names[key]} {value:.3g}")
+            parts.append(f"{names[key]} {value:.2f}" if key.startswith("D_") else f"{names[key]} {value:.3g}")
         elif isinstance(value, (int, float)):
             parts.append(f"{key} {value:.3g}")
     for key in plot.metric_columns(history):
@@ -226,7 +225,7 @@ class Dashboard(Callback):
         fig = self._curves_fig
         fig.clear()  # rebuilt each time: a metric column may appear mid-run and add a panel
         axes = fig.subplots(1, 3 if plot.metric_columns(self.trainer.history) else 2)
-        plot.plot_history(self.trainer.history, axes=axes, probabilities=getattr(self.trainer, "D_probabilities", True))
+        plot.plot_history(self.trainer.history, axes=axes)
         return plot.figure_to_png(fig)
 
     def _samples_png(self) -> bytes:
@@ -265,7 +264,7 @@ class Dashboard(Callback):
             return  # plain Python (the command line): the printed line is the whole view
         real, centers = plot.real_points(trainer)
         fig = plot.training_figure(trainer.history, trainer.sample_fixed(), nrow=self.nrow, real=real,
-                                   centers=centers, probabilities=getattr(trainer, "D_probabilities", True),
+                                   centers=centers,
                                    title=f"step {trainer.step}/{trainer.config.steps}")
         plot.display_figure(fig)
 

@@ -22,7 +22,8 @@ from ..data.sets import to_uint8
 
 # history columns with their own meaning; everything else is a per-step extra or a metric
 LOSS_KEYS = ("loss_D", "loss_G")
-D_KEYS = ("D_real", "D_fake")
+D_KEYS = ("D_real", "D_fake")  # D's output as probabilities (a classifier)
+CRITIC_KEYS = ("critic_real", "critic_fake")  # raw scores of a critic (Wasserstein, hinge): unbounded
 
 
 # ----------------------------------------------------------------------------- image grids
@@ -98,17 +99,17 @@ def metric_columns(history: dict) -> list[str]:
     return [k for k in history if f"{k}_step" in history and k != "step" and len(history[k])]
 
 
-def plot_history(history: dict, axes=None, probabilities: bool = True):
+def plot_history(history: dict, axes=None):
     """Training curves from `trainer.history`; returns the figure.
 
     history: column -> list of floats, with "step"; read here: "loss_D", "loss_G" (first panel),
-    "D_real", "D_fake" (second panel: D(x) and D(G(z))) and any metric column "<name>" that has a
+    "D_real", "D_fake" or "critic_real", "critic_fake" (second panel) and any metric column "<name>" that has a
     "<name>_step" column (e.g. "fid" measured every 1000 steps): a third panel, or a twin axis on the
     losses panel when only two `axes` are given. Other per-step columns (e.g. a gradient penalty "gp")
     are left out; plot them from the history yourself.
-    probabilities: True when D_real/D_fake are probabilities in [0, 1] (BCE GANs): the second panel is
-    then fixed to [0, 1] with a dashed line at 0.5 ("equilibrium": where D can no longer tell real from
-    fake). Critics (WGAN) output unbounded scores, so pass `trainer.D_probabilities`.
+    The keys say what the second panel shows: D_real/D_fake are probabilities in [0, 1] (BCE GANs), drawn
+    in [0, 1] with a dashed line at 0.5 ("equilibrium": where D can no longer tell real from fake);
+    critic_real/critic_fake are a critic's unbounded scores (WGAN, hinge), drawn as they are.
     axes: 2 or 3 matplotlib axes to draw on; None makes a new figure with 2 panels (3 with metrics).
     """
     metrics = metric_columns(history)
@@ -125,11 +126,13 @@ def plot_history(history: dict, axes=None, probabilities: bool = True):
             loss_ax.plot(*_aligned(steps, history[key]), label=key, linewidth=1.2)
     loss_ax.set(title="losses", xlabel="step")
 
-    names = {"D_real": "D(x), real", "D_fake": "D(G(z)), fake"}
-    for key, color in zip(D_KEYS, ("tab:green", "tab:red")):
+    critic = is_critic(history)
+    names = {"D_real": "D(x), real", "D_fake": "D(G(z)), fake", "critic_real": "f(x), real",
+             "critic_fake": "f(G(z)), fake"}
+    for key, color in zip(CRITIC_KEYS if critic else D_KEYS, ("tab:green", "tab:red")):
         if key in history:
             d_ax.plot(*_aligned(steps, history[key]), label=names[key], color=color, linewidth=1.2)
-    if probabilities:
+    if not critic:
         d_ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="equilibrium")
         d_ax.set_ylim(-0.02, 1.02)
         d_ax.set(title="D's output (probability of real)", xlabel="step")
@@ -158,14 +161,18 @@ def plot_history(history: dict, axes=None, probabilities: bool = True):
     return fig
 
 
+def is_critic(history_or_logs: dict) -> bool:
+    """Whether a history (or one logged row) holds a critic's scores rather than D's probabilities."""
+    return any(key in history_or_logs for key in CRITIC_KEYS)
+
+
 def _aligned(steps, values):
     """Cut x and y to a common length: a history cut short by a crash or a stop still plots."""
     n = min(len(steps), len(values))
     return list(steps)[:n], list(values)[:n]
 
 
-def training_figure(history: dict, samples: torch.Tensor | None = None, probabilities: bool = True,
-                    nrow: int = 8, real=None, centers=None, title: str | None = None, figsize=None):
+def training_figure(history: dict, samples: torch.Tensor | None = None, nrow: int = 8, real=None, centers=None, title: str | None = None, figsize=None):
     """One summary figure: `plot_history` panels, then the samples on the right; returns the figure.
 
     samples: (N, C, H, W) images in [-1, 1] (shown as a grid of `nrow` per row) or (N, 2) points
@@ -175,7 +182,7 @@ def training_figure(history: dict, samples: torch.Tensor | None = None, probabil
     n = n_curves + (samples is not None)
     fig, axes = new_figure(n, figsize=figsize or (3.6 * n, 3.4))
     axes = list(np.ravel(axes))
-    plot_history(history, axes=axes[:n_curves], probabilities=probabilities)
+    plot_history(history, axes=axes[:n_curves])
     if samples is not None:
         if samples.dim() == 2:
             scatter_points(real, samples, ax=axes[-1], centers=centers)
@@ -187,19 +194,16 @@ def training_figure(history: dict, samples: torch.Tensor | None = None, probabil
     return fig
 
 
-def show_history(trainer_or_history, probabilities: bool | None = None, nrow: int = 8):
+def show_history(trainer_or_history, nrow: int = 8):
     """Display a summary of a run (curves and, given a trainer, its fixed-noise samples); returns the figure.
 
     trainer_or_history: a `Trainer` (after or during `fit`) or a history dict (e.g. from a checkpoint).
-    probabilities: defaults to the trainer's `D_probabilities` (True for a bare history).
     """
     trainer = None if isinstance(trainer_or_history, dict) else trainer_or_history
     history = trainer_or_history if trainer is None else trainer.history
-    if probabilities is None:
-        probabilities = getattr(trainer, "D_probabilities", True)
     samples = trainer.sample_fixed() if trainer is not None else None
     real, centers = real_points(trainer)
-    fig = training_figure(history, samples, probabilities=probabilities, nrow=nrow, real=real, centers=centers)
+    fig = training_figure(history, samples, nrow=nrow, real=real, centers=centers)
     display_figure(fig)
     return fig
 
