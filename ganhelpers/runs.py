@@ -25,7 +25,9 @@ def read_config(run) -> dict:
 def load_generator(run, device="cpu", weights: str = "checkpoint.pt"):
     """Rebuild a run's generator from RUN/config.json and load its weights from RUN/<weights>
     (checkpoint.pt, or best.pt kept by a metric callback). Returns (G in eval mode on `device`, meta),
-    meta being config.json plus "step", the step the weights are from."""
+    meta being config.json plus "step", the step the weights are from.
+    Taught in 10_comparison_and_search.
+    """
     run = Path(run)
     meta = read_config(run)
     G, _ = get_model(meta["model"]).build(tuple(meta["img_shape"]), meta["n_classes"], meta["z_dim"],

@@ -4,9 +4,8 @@ Set before any kernel starts, so nbval's notebook kernels inherit it: embedded d
 steps, no network, a non-interactive matplotlib backend, and one CPU thread per process.
 
 One thread: smoke mode trains tiny networks, for which a second thread gains little; on a busy
-machine (a laptop in class, a shared CI runner, several agents on 2 cores) torch's threads fight over
-the cores and a notebook measured here took 107 s with 2 threads and 28 s with 1. Export
-OMP_NUM_THREADS yourself to override.
+machine (a laptop in class, a shared CI runner) torch's threads fight over the cores (measured in
+ganhelpers/TUNING.md). Export OMP_NUM_THREADS yourself to override.
 """
 import os
 

@@ -44,6 +44,7 @@ class EMA(Callback):
     The average is part of the trainer's checkpoint (`state_dict`), so a resumed run continues it exactly;
     `trainer.G_ema` points at it, which is what MetricCallback scores (list EMA before MetricCallback).
     `sample(z, labels)` draws from G_ema in eval mode.
+    Taught in 07_sagan.
     """
 
     def __init__(self, decay: float = 0.999, start: int = 0):

@@ -21,7 +21,9 @@ EDGE_THRESHOLD = 0.35  # an edge pixel: Sobel magnitude above this share of the 
 def sobel_edges(images: torch.Tensor, threshold: float = EDGE_THRESHOLD) -> torch.Tensor:
     """Binary edge maps: uint8 (N, C, H, W) -> uint8 (N, 1, H, W), 255 on edges, 0 elsewhere.
     The Sobel gradient magnitude (of the luma for colour), divided by each image's maximum and
-    thresholded: an outline drawing, like the edge maps of pix2pix's edges2shoes."""
+    thresholded: an outline drawing, like the edge maps of pix2pix's edges2shoes.
+    Taught in 08_pix2pix.
+    """
     x = greyscale(images).float() / 255 if images.size(1) == 3 else images.float() / 255  # (N, 1, H, W)
     kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 4
     kernels = torch.stack([kx, kx.T]).unsqueeze(1)  # (2, 1, 3, 3): d/dx and d/dy
@@ -32,7 +34,10 @@ def sobel_edges(images: torch.Tensor, threshold: float = EDGE_THRESHOLD) -> torc
 
 
 def greyscale(images: torch.Tensor) -> torch.Tensor:
-    """ITU-R BT.601 luma: uint8 (N, 3, H, W) -> uint8 (N, 1, H, W)."""
+    """ITU-R BT.601 luma: uint8 (N, 3, H, W) -> uint8 (N, 1, H, W).
+
+    Taught in 08_pix2pix.
+    """
     weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
     return (images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
 
@@ -57,7 +62,9 @@ class PairSet(ImageSet):
 
 def make_pairs(data: ImageSet, task: str = "auto") -> PairSet:
     """(condition, target) pairs from an ImageSet; the same data always gives the same pairs.
-    task: "edges" (Sobel edge map -> image), "grey" (greyscale -> colour, 3 channels) or "auto" (by channels)."""
+    task: "edges" (Sobel edge map -> image), "grey" (greyscale -> colour, 3 channels) or "auto" (by channels).
+    Taught in 08_pix2pix.
+    """
     if not isinstance(data, ImageSet):
         raise ValueError(f"make_pairs needs an ImageSet of images, not {type(data).__name__} "
                          "(2-D points have no image to translate)")
@@ -74,7 +81,9 @@ def make_pairs(data: ImageSet, task: str = "auto") -> PairSet:
 class PairSampler(BatchSampler):
     """A BatchSampler over a PairSet whose batches are (target (B, C, H, W), condition (B, C_in, H, W)),
     both float in [-1, 1]: pass it to `Trainer` as its data. Targets and conditions are stored as one
-    uint8 tensor (channels concatenated), so one gather fetches both and resume works unchanged."""
+    uint8 tensor (channels concatenated), so one gather fetches both and resume works unchanged.
+    Taught in 08_pix2pix.
+    """
 
     def __init__(self, pairs: PairSet, batch_size: int, device="cpu", seed: int = 0):
         if not isinstance(pairs, PairSet):

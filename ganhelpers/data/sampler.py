@@ -43,7 +43,7 @@ class BatchSampler:
         idx = self.perm[self.pos:self.pos + self.batch_size]  # (B,) on the device already
         self.pos += self.batch_size
         x = self.x.index_select(0, idx)  # gathered on the device (only B indices cross the bus); index_select
-        labels = self.labels.index_select(0, idx)  # is ~40x faster than x[idx] for uint8 on a CPU
+        labels = self.labels.index_select(0, idx)  # a fast gather for uint8 on a CPU (ganhelpers/TUNING.md)
         return (to_float(x) if self.is_image else x), labels
 
     def __iter__(self):

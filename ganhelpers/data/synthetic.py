@@ -120,7 +120,10 @@ def make_shapes(n: int, seed: int = 0, size: int = 32) -> ImageSet:
 
 
 def mixture_centers(name: str) -> tuple[torch.Tensor, float]:
-    """Mode centres (K, 2) and default std of a named mixture."""
+    """Mode centres (K, 2) and default std of a named mixture.
+
+    Taught in 00_gan_game.
+    """
     if name == "ring8":
         angle = torch.arange(8) * (2 * math.pi / 8)
         return 2.0 * torch.stack([angle.cos(), angle.sin()], 1), 0.02
@@ -132,7 +135,10 @@ def mixture_centers(name: str) -> tuple[torch.Tensor, float]:
 
 
 def make_mixture(name: str = "ring8", n: int = 10000, seed: int = 0, std: float | None = None) -> PointSet:
-    """`n` points from an equal-weight Gaussian mixture; deterministic per seed, global RNG untouched."""
+    """`n` points from an equal-weight Gaussian mixture; deterministic per seed, global RNG untouched.
+
+    Taught in 00_gan_game.
+    """
     centers, default_std = mixture_centers(name)
     std = default_std if std is None else float(std)
     g = torch.Generator().manual_seed(seed)

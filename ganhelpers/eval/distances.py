@@ -27,6 +27,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     at F = 2048. The square root of sigma2, the reference in every caller, is remembered for the last
     few distinct matrices (by content), so a series of FIDs against one reference costs one eigen-solve
     each instead of two. eps is added to both diagonals only if an eigen-solve fails to converge.
+    Taught in 09_evaluation.
     """
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
@@ -70,6 +71,7 @@ def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor) -> float:
 
     The diagonal terms k(x_i, x_i) are left out, so its expectation is exactly 0 when x and y come from
     one distribution (it can then come out slightly negative). Matmuls in float32, sums in float64.
+    Taught in 09_evaluation.
     """
     m, dim = x.shape
     kxx, kyy = (x @ x.T / dim + 1).double() ** 3, (y @ y.T / dim + 1).double() ** 3  # (m, m)
@@ -86,6 +88,7 @@ def kid(features1, features2, n_subsets: int = 100, subset_size: int = 1000, see
     side without replacement (numpy generator seeded by `seed`: the global RNG is untouched). The
     std over subsets is the standard error of a KID measured on one subset (the subsets overlap, so
     it is what papers report as +-). KID is unbiased: unlike FID it does not grow as samples shrink.
+    Taught in 09_evaluation.
     """
     x = torch.as_tensor(np.asarray(features1), dtype=torch.float32)
     y = torch.as_tensor(np.asarray(features2), dtype=torch.float32)
@@ -102,7 +105,9 @@ def kid(features1, features2, n_subsets: int = 100, subset_size: int = 1000, see
 def inception_score(logits, splits: int = 10) -> tuple[float, float]:
     """Inception Score exp(E_x KL(p(y|x) || p(y))) of class logits (N, K): (mean, std) over `splits`
     consecutive parts, as in Salimans et al.'s code. 1 for identical predictions; K for confident
-    predictions spread evenly over K classes."""
+    predictions spread evenly over K classes.
+    Taught in 09_evaluation.
+    """
     stats = FeatureStats(kid_max=0, n_expected=len(logits), is_splits=splits)
     logits = torch.as_tensor(np.asarray(logits))
     stats.update(torch.zeros(len(logits), 1), logits)

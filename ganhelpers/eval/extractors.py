@@ -20,7 +20,7 @@ from torch import nn
 
 from ..core.checkpoint import load_checkpoint
 from ..core.runtime import get_device
-from ..data.datasets import DATA_DIR, reachable
+from ..data import datasets  # datasets.DATA_DIR read at call time: tests and users may move it
 from .statistics import FeatureStats
 
 FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
@@ -67,7 +67,7 @@ def _fid_inception(weights: str):
     if weights == "fid":
         if not inception_weights_path().is_file():
             proxied = any(os.environ.get(v) for v in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"))
-            if not proxied and not reachable(FID_WEIGHTS_URL):  # fail in 3 s, not after a long hang
+            if not proxied and not datasets.reachable(FID_WEIGHTS_URL):  # fail in 3 s, not after a long hang
                 raise WeightsUnavailable(OFFLINE_HINT)
         try:
             return pf.fid_inception_v3()
@@ -100,6 +100,7 @@ class InceptionExtractor:
     weights: "fid" (pytorch-fid's port of the TF FID weights; a 92 MB download into torch's hub cache,
     raising WeightsUnavailable offline) or "random" (the same architecture, untrained: for timing and
     tests, its numbers mean nothing).
+    Taught in 09_evaluation.
     """
 
     def __init__(self, device="auto", weights: str = "fid"):
@@ -170,11 +171,11 @@ def judge_path(dataset: str) -> Path:
         hint = " (2-D mixtures need no network: eval.scores.mixture_scores)" if dataset in MIXTURES else hint
         raise ValueError(f"no offline judge for {dataset!r}: judges exist for {', '.join(JUDGE_FOR)}{hint}")
     name = f"{JUDGE_FOR[dataset]}.pt"
-    for folder in (JUDGES_DIR, DATA_DIR / "judges"):
+    for folder in (JUDGES_DIR, datasets.DATA_DIR / "judges"):
         if (folder / name).is_file():
             return folder / name
     raise FileNotFoundError(f"the judge {name} is neither in {JUDGES_DIR} (a broken install?) nor in "
-                            f"{DATA_DIR / 'judges'}: reinstall ganhelpers, or train it with "
+                            f"{datasets.DATA_DIR / 'judges'}: reinstall ganhelpers, or train it with "
                             f"`python -m ganhelpers.eval.train_judges {JUDGE_FOR[dataset]}` (a few CPU minutes)")
 
 
@@ -186,7 +187,9 @@ def _load(path: str, mtime_ns: int) -> tuple[dict, str]:  # the file's time in t
 
 class JudgeExtractor:
     """A judge as a `metrics` feature extractor: images (B, C, H, W) in [-1, 1] ->
-    (features (B, FEATURE_DIM), logits (B, 10)); eval mode, no gradients, the global RNG untouched."""
+    (features (B, FEATURE_DIM), logits (B, 10)); eval mode, no gradients, the global RNG untouched.
+    Taught in 09_evaluation.
+    """
 
     def __init__(self, dataset: str, device="cpu"):
         path = judge_path(dataset)

@@ -37,6 +37,7 @@ class MetricCallback(Callback):
     multiple of log_every, or saving it flushes a short history row.
     metric: a `Metric` (`judge_metric("mnist-5k")`, `fid_metric("cifar10")`, `mixture_metric("ring8")`) or a
     callable G -> float (give `name`).
+    Taught in 02_dcgan.
     """
 
     def __init__(self, metric, every: int = 1000, name: str | None = None, higher_is_better: bool | None = None,

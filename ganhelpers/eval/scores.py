@@ -33,6 +33,7 @@ def judge_scores(source, dataset: str, n: int = 2000, reference_split: str = "tr
     For "ring8"/"grid25" the source gives points (N, 2) and `mixture_scores` answers instead.
     Returns {"fd" (lower is better; real held-out images give the floor), "confident", "classes_covered",
     "n_classes", "score", "accuracy" (None unless the samples come with labels), "n", "protocol"}.
+    Taught in 09_evaluation.
     """
     if dataset in MIXTURES:
         points = torch.cat([x.cpu() for x, _ in batches(source, n, batch_size, device, seed)])
@@ -58,6 +59,7 @@ def mixture_scores(points, centers, std: float, n_sigma: float = 3.0, min_share:
     1 - exp(-9/2)); a mode is covered when at least `min_share` of its fair share N / K of the samples
     are high quality and nearest to it.
     Returns {"modes_covered", "n_modes", "high_quality" (share in [0, 1]), "n", "protocol"}.
+    Taught in 00_gan_game.
     """
     points = torch.as_tensor(np.asarray(points), dtype=torch.float64).reshape(-1, 2)  # (N, 2)
     centers = torch.as_tensor(np.asarray(centers), dtype=torch.float64)  # (K, 2)
@@ -80,6 +82,7 @@ def fid_scores(source, dataset: str = "cifar10", n: int = 10000, split: str = "t
     (raises `WeightsUnavailable` offline). Real statistics are cached under DATA_DIR/stats.
     Returns {"fid", "kid", "kid_std", "is", "is_std", "n", "protocol"}, None for scores not asked for.
     Published CIFAR-10 numbers use n = 50,000 against the train split: compare only like with like.
+    Taught in 09_evaluation.
     """
     which = {name for name, on in (("fid", with_fid), ("kid", with_kid), ("is", with_is)) if on}
     if not which:
@@ -107,7 +110,10 @@ def fid_scores(source, dataset: str = "cifar10", n: int = 10000, split: str = "t
 
 
 def mean_pairwise_distance(features: torch.Tensor) -> float:
-    """Average Euclidean distance over all pairs of rows of (N, F): a diversity score (0 = all equal)."""
+    """Average Euclidean distance over all pairs of rows of (N, F): a diversity score (0 = all equal).
+
+    Taught in 06_acgan.
+    """
     if len(features) < 2:
         raise ValueError("a pairwise distance needs at least 2 samples")
     return torch.pdist(features.double()).mean().item()
@@ -125,6 +131,7 @@ def class_report(G, dataset: str = "mnist-5k", n_per_class: int = 200, seed: int
     - "diversity", "real_diversity": mean pairwise distance of judge features inside the class;
     - "diversity_ratio": diversity / real_diversity (1: as varied as real digits; below 1: less);
     "mean_*" average each over classes. The global RNG is untouched.
+    Taught in 06_acgan.
     """
     device = device or next(G.parameters()).device
     extractor = JudgeExtractor(dataset, device)
@@ -149,7 +156,10 @@ def class_report(G, dataset: str = "mnist-5k", n_per_class: int = 200, seed: int
 
 
 def high_frequency_energy(images: torch.Tensor) -> torch.Tensor:
-    """Mean squared response of a 3x3 Laplacian per image: (N, C, H, W) -> (N,). Blur lowers it."""
+    """Mean squared response of a 3x3 Laplacian per image: (N, C, H, W) -> (N,). Blur lowers it.
+
+    Taught in 08_pix2pix.
+    """
     lap = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).to(images)
     return F.conv2d(images, lap.expand(images.shape[1], 1, 3, 3), groups=images.shape[1]).pow(2).mean(dim=(1, 2, 3))
 
@@ -162,7 +172,9 @@ def heldout_scores(G, pairs: PairSet, batch_size: int = 250, judge: bool = True)
     """Scores on held-out pairs: "l1" (mean |G(x) - y| on the [-1, 1] scale), "hf_ratio" (high-frequency
     energy of outputs / of targets: 1 is as sharp as the data, below 1 blurrier), for colour images
     "saturation_ratio" (colourfulness of outputs / of targets: below 1 greyer) and, where the course
-    has an offline judge for the dataset, "judge_accuracy" (outputs classified as the target's class)."""
+    has an offline judge for the dataset, "judge_accuracy" (outputs classified as the target's class).
+    Taught in 08_pix2pix.
+    """
     outputs, targets = translate(G, pairs.conditions, batch_size), to_float(pairs.images)  # (N, C, H, W)
     scores = {"l1": (outputs - targets).abs().mean().item(),
               "hf_ratio": (high_frequency_energy(outputs).mean() / high_frequency_energy(targets).mean()).item(),

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.datasets import DATA_DIR, load_dataset
+from ..data import datasets  # datasets.DATA_DIR read at call time: tests and users may move it
 from ..data.sets import ImageSet, PointSet, to_float, to_uint8
 from ..nn.conventions import device_of, eval_mode
 
@@ -234,12 +234,12 @@ def reference_statistics(extractor, dataset: str, split: str = "train", n: int |
         if stats is not None:
             return stats
     tag = getattr(extractor, "tag", None)
-    path = DATA_DIR / "stats" / f"{tag}_{dataset}_{split}{f'_{n}' if n else ''}.npz"
+    path = datasets.DATA_DIR / "stats" / f"{tag}_{dataset}_{split}{f'_{n}' if n else ''}.npz"
     if cache and tag and path.is_file():
         stats = FeatureStats.load(path)
         if len(stats.features) >= min(kid_max, stats.n):  # else an older cache without KID rows: redo it
             return stats
-    real = load_dataset(dataset, split, n=n)
+    real = datasets.load_dataset(dataset, split, n=n)
     stats = compute_statistics(extractor, real, None, batch_size, device, kid_max=kid_max, is_splits=1)
     if cache and tag:
         stats.save(path, about=getattr(extractor, "about", ""))

@@ -38,6 +38,7 @@ class ConditionalGenerator(nn.Module):
     The label goes through a learned table `nn.Embedding(n_classes, embed_dim)` (rows start as N(0, 1),
     the scale of z) and is concatenated to z, so the first transposed convolution sees z_dim + embed_dim
     input channels. A one-hot vector would do the same job with a fixed identity table.
+    Taught in 05_conditional_gan.
     """
 
     def __init__(self, z_dim: int = 100, img_shape=(1, 28, 28), n_classes: int = 10, *, base: int = 64,
@@ -62,6 +63,7 @@ class ConditionalCritic(nn.Module):
     with the class everywhere in the picture. Its rows start as N(0, 1), the scale of images in [-1, 1].
     The body is the DCGAN discriminator; `norm="layer"` by default because the WGAN-GP penalty is per
     sample and batch norm would mix the samples of a batch (see notebook 04).
+    Taught in 05_conditional_gan.
     """
 
     def __init__(self, img_shape=(1, 28, 28), n_classes: int = 10, *, base: int = 64, norm: str = "layer"):
@@ -88,6 +90,7 @@ class ACGANDiscriminator(nn.Module):
     forward(x, labels=None): x (B, C, H, W) -> (source_logits (B,), class_logits (B, n_classes)).
     `labels` is accepted for the common signature and ignored: the class is what D has to find out.
     Both heads are one convolution over the trunk's last map (4x4 at 32 pixels, 7x7 at 28).
+    Taught in 06_acgan.
     """
 
     def __init__(self, img_shape=(1, 28, 28), n_classes: int = 10, *, base: int = 64, norm: str = "batch",
@@ -114,6 +117,7 @@ def acgan_steps(class_weight: float = 1.0, fake_class_loss: bool = True):
     non-saturating -log P(S=real | fake) + class_weight * CE(class of fake). fake_class_loss=False drops
     the fake term from D's L_C (some implementations do, so D learns classes from real images only).
     Fakes are asked for the classes of the real batch, so the class frequencies follow the data.
+    Taught in 06_acgan.
     """
     if not class_weight >= 0:
         raise ValueError(f"class_weight={class_weight} must be >= 0")
@@ -147,13 +151,9 @@ def _base(img_shape, mnist_width: int) -> int:
 
 
 def build_cgan(img_shape, n_classes: int, z_dim: int):
-    """(ConditionalGenerator, ConditionalCritic with layer norm) for the model registry.
-
-    Base width 32 at 28 pixels. At 2,000 G steps on mnist-5k (one CPU thread) the judge's conditional
-    accuracy was 70% at width 16 (17 steps/s), 80% with only the critic at 32, 87% with both at 32
-    (10.7 steps/s): the critic must learn which strokes go with which label plane, and a narrow one
-    learns it slowly. The registry's faster critic (lr_D 1e-3, TTUR) took 87% to 89%.
-    """
+    """(ConditionalGenerator, ConditionalCritic with layer norm) for the model registry. Base width 32 at
+    28 pixels: the critic must learn which strokes go with which label plane, and a narrow one learns it
+    slowly (ganhelpers/TUNING.md)."""
     if not n_classes:
         raise ValueError("cgan needs a labelled dataset (n_classes > 0)")
     base = _base(img_shape, 32)
@@ -162,8 +162,8 @@ def build_cgan(img_shape, n_classes: int, z_dim: int):
 
 
 def build_acgan(img_shape, n_classes: int, z_dim: int):
-    """(ConditionalGenerator, ACGANDiscriminator with batch norm) for the model registry (base width 32 at
-    28 pixels: at 16 the BCE game oscillated much more in our runs)."""
+    """(ConditionalGenerator, ACGANDiscriminator with batch norm) for the model registry; base width 32 at
+    28 pixels, where a narrower D made the BCE game oscillate (ganhelpers/TUNING.md)."""
     if not n_classes:
         raise ValueError("acgan needs a labelled dataset (n_classes > 0)")
     base = _base(img_shape, 32)
@@ -172,12 +172,12 @@ def build_acgan(img_shape, n_classes: int, z_dim: int):
 
 
 SPECS = (
-    # one critic step with a 5x faster critic (TTUR) and base width 32 at 28 px, for a 5-minute CPU run (TUNING.md)
+    # one critic step with a 5x faster critic (TTUR) and base width 32 at 28 px, for a 5-minute CPU run (ganhelpers/TUNING.md)
     ModelSpec("cgan", "conditional GAN: label embedded as an extra image channel of a layer-norm critic and "
               "concatenated to z; WGAN-GP", build_cgan, wgan_gp_steps, conditional=True, critic=True,
               defaults=dict(lr_G=2e-4, lr_D=1e-3, betas=(0.5, 0.9), n_critic=1)),
     # D's class head learns from real images only: with the paper's fake-image term G and D agreed on private
-    # codes for some digits (06_acgan; TUNING.md)
+    # codes for some digits (06_acgan; ganhelpers/TUNING.md)
     ModelSpec("acgan", "AC-GAN: label concatenated to z; D with a real/fake head and a class head trained on real "
               "images only; BCE + cross-entropy", build_acgan, partial(acgan_steps, fake_class_loss=False),
               conditional=True, defaults=dict(lr_G=2e-4, lr_D=2e-4, betas=(0.5, 0.999))),

@@ -19,6 +19,7 @@ class DCGANGenerator(nn.Module):
     32x32: z -> 4x4x(4·base) -> 8x8x(2·base) -> 16x16x(base) -> 32x32xC.
     28x28: z -> 7x7x(2·base) -> 14x14x(base) -> 28x28xC (MNIST has no power-of-two size).
     `dropout` > 0 adds dropout after each hidden block (an "improved DCGAN" trick).
+    Taught in 02_dcgan.
     """
 
     def __init__(self, z_dim: int = 100, img_shape=(3, 32, 32), *, base: int = 64, dropout: float = 0.0):
@@ -45,7 +46,9 @@ class DCGANGenerator(nn.Module):
 
 class DenseDCGANGenerator(nn.Module):
     """A dense-first variant for 32x32 (as in early TensorFlow DCGAN tutorials): dense layer to 2048 units (reshaped 512x2x2), then 5x5
-    transposed convs with stride 2 to 256, 128, 64 and C channels (4 -> 8 -> 16 -> 32 pixels)."""
+    transposed convs with stride 2 to 256, 128, 64 and C channels (4 -> 8 -> 16 -> 32 pixels).
+    Taught in 02_dcgan.
+    """
 
     def __init__(self, z_dim: int = 100, img_shape=(3, 32, 32)):
         super().__init__()
@@ -70,6 +73,7 @@ class DCGANDiscriminator(nn.Module):
 
     `norm` is "batch" (the paper), "layer" or "instance" (for WGAN-GP critics, whose per-sample
     gradient penalty is wrong under batch norm) or "none". `dropout` adds dropout after each block.
+    Taught in 02_dcgan.
     """
 
     def __init__(self, img_shape=(3, 32, 32), *, base: int = 64, norm: str = "batch", dropout: float = 0.0):
@@ -103,7 +107,8 @@ def build_dcgan(img_shape, n_classes: int, z_dim: int):
 def build_wgan_gp(img_shape, n_classes: int, z_dim: int):
     """(DCGANGenerator, DCGANDiscriminator as a layer-norm critic) for the registry: a critic, not a classifier
     (no sigmoid), and layer norm because the per-sample gradient penalty is meaningless when batch norm mixes
-    the samples of a batch. Half width at 28 pixels: five critic steps with a double backward each (TUNING.md)."""
+    the samples of a batch. Half width at 28 pixels: five critic steps with a double backward each make
+    a step costly, and digits need less capacity (ganhelpers/TUNING.md)."""
     base = 32 if img_shape[-1] == 28 else 64
     return (DCGANGenerator(z_dim, img_shape, base=base),
             DCGANDiscriminator(img_shape, base=base, norm="layer"))
@@ -112,12 +117,12 @@ def build_wgan_gp(img_shape, n_classes: int, z_dim: int):
 SPECS = (
     ModelSpec("dcgan", "DCGAN: transposed-conv G, strided-conv D, batch norm, BCE loss", build_dcgan, bce_steps,
               defaults=dict(lr_G=2e-4, lr_D=2e-4, betas=(0.5, 0.999))),
-    # the recipe 03_improved_dcgan's ablation supports (TUNING.md)
+    # the recipe 03_improved_dcgan's ablation supports (ganhelpers/TUNING.md)
     ModelSpec("dcgan-improved", "DCGAN + the tricks of notebook 03: 2 D steps per G step, one-sided label smoothing "
               "0.1, instance noise annealed from std 0.1 to 0 over --steps", build_dcgan,
               partial(bce_steps, smooth=0.1, instance_noise=0.1),
               defaults=dict(lr_G=2e-4, lr_D=2e-4, betas=(0.5, 0.999), n_critic=2)),
-    # the paper's Adam(0, 0.9) and n_critic=5 with a faster critic (TTUR) for a 5-minute CPU run (TUNING.md)
+    # the paper's Adam(0, 0.9) and n_critic=5 with a faster critic (TTUR) for a 5-minute CPU run (ganhelpers/TUNING.md)
     ModelSpec("wgan-gp", "WGAN-GP: DCGAN generator, layer-norm critic, Wasserstein loss + gradient penalty, "
               "n_critic=5", build_wgan_gp, wgan_gp_steps, critic=True,
               defaults=dict(lr_G=2e-4, lr_D=5e-4, betas=(0.0, 0.9), n_critic=5)),

@@ -16,6 +16,7 @@ class MLPGenerator(nn.Module):
     For 2-D points (`img_shape=(2,)`, notebook 00) pass `batch_norm=False` and `output="linear"`:
     the mixtures reach beyond tanh's [-1, 1] (the ring has radius 2), and a tiny point MLP trains
     faster and more transparently without batch norm.
+    Taught in 00_gan_game and 01_vanilla_gan.
     """
 
     def __init__(self, z_dim: int = 100, img_shape=(1, 28, 28), *, hidden=(256, 512, 1024),
@@ -39,7 +40,10 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """Fully connected discriminator: flat image -> hidden layers with LeakyReLU -> one logit."""
+    """Fully connected discriminator: flat image -> hidden layers with LeakyReLU -> one logit.
+
+    Taught in 00_gan_game and 01_vanilla_gan.
+    """
 
     def __init__(self, img_shape=(1, 28, 28), *, hidden=(512, 256), dropout: float = 0.0):
         super().__init__()

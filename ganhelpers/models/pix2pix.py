@@ -80,7 +80,9 @@ def _up(cin: int, cout: int, dropout: float) -> nn.Sequential:
 class UNetGenerator(_Translator):
     """U-Net generator: encoder e_1..e_D; decoder level i upsamples level i+1 and concatenates e_i.
     skips=False: the plain encoder-decoder (everything squeezed through the S/2^D bottleneck). dropout on
-    the `n_dropout` deepest decoder blocks (the paper keeps it at test time; our eval mode turns it off)."""
+    the `n_dropout` deepest decoder blocks (the paper keeps it at test time; our eval mode turns it off).
+    Taught in 08_pix2pix.
+    """
 
     def __init__(self, in_channels: int = 1, img_shape=(1, 28, 28), *, base: int = 32, depth: int = 4,
                  skips: bool = True, dropout: float = 0.5, n_dropout: int = 2):
@@ -105,7 +107,9 @@ class UNet3PlusGenerator(_Translator):
     """UNet 3+ (Huang et al. 2020): full-scale skips. Decoder level i (size P/2^i) gets every encoder
     level j <= i (max-pooled down to its size) and every deeper level (the deeper decoder outputs and the
     bottleneck e_D, bilinearly upsampled), each through a 3x3 conv to `cat_channels`; the D pieces are
-    concatenated and fused by a 3x3 conv, BatchNorm, ReLU (D * cat_channels channels)."""
+    concatenated and fused by a 3x3 conv, BatchNorm, ReLU (D * cat_channels channels).
+    Taught in 08_pix2pix.
+    """
 
     def __init__(self, in_channels: int = 1, img_shape=(1, 28, 28), *, base: int = 32, depth: int = 4,
                  cat_channels: int | None = None, dropout: float = 0.5):
@@ -147,6 +151,7 @@ class PatchDiscriminator(nn.Module):
     one channel; BatchNorm except on the first layer, LeakyReLU(0.2). n_down=3 with base 64 is the
     paper's 70x70 PatchGAN; n_down=1 (default) sees 16x16 patches, n_down=2 34x34 (a whole 32x32 image).
     forward(image (B, C, H, W), condition (B, C_in, H, W)) -> logits (B, h, w), h = H/2^n_down - 2.
+    Taught in 08_pix2pix.
     """
 
     def __init__(self, in_channels: int = 1, img_shape=(1, 28, 28), *, base: int = 32, n_down: int = 1,
@@ -174,6 +179,7 @@ def receptive_field(net) -> int:
     """Side of the input square one output unit sees, from the conv/pool layers in forward order:
     r = 1 + sum_l (k_l - 1) d_l prod_{m<l} s_m (kernel k, dilation d, stride s). Accepts a module or a
     list of (kernel, stride) pairs. Assumes a plain chain of layers, as in PatchDiscriminator.
+    Taught in 08_pix2pix.
     """
 
     def first(v):
@@ -195,7 +201,9 @@ def pix2pix_steps(l1_weight: float = 100.0, adversarial: bool = True, instance_n
     D minimises BCE with every patch of (y, x) labelled real and of (G(x), x) fake.
     adversarial=False: the L1-only baseline (D is never run; its step returns a constant zero loss).
     instance_noise: std of Gaussian noise on D's image input (not the condition), annealed to 0.
-    The extra-D-steps switch is `TrainConfig.n_critic`."""
+    The extra-D-steps switch is `TrainConfig.n_critic`.
+    Taught in 08_pix2pix.
+    """
     if not l1_weight >= 0 or not instance_noise >= 0:
         raise ValueError(f"l1_weight={l1_weight} and instance_noise={instance_noise} must be >= 0")
     if not adversarial and l1_weight == 0:

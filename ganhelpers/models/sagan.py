@@ -51,6 +51,7 @@ class SAGANGenerator(nn.Module):
     The label enters through the CBNs, via a class embedding e_y of `embed_dim` numbers shared by
     all of them; `label_input=True` also feeds [z, e_y] to the first layer (BigGAN-deep), which with
     our small D learned classes sooner but drew fewer styles per class. n_classes = 0: unconditional.
+    Taught in 07_sagan.
     """
 
     def __init__(self, z_dim: int = 100, img_shape=(1, 28, 28), n_classes: int = 10, *, base: int = 32,
@@ -100,6 +101,7 @@ class SAGANDiscriminator(nn.Module):
         logit = psi(phi(x)) + <embed(y), phi(x)>
     with psi a linear layer and embed one learned vector per class (Miyato & Koyama 2018). Spectral
     norm on every weight, the embedding included; no batch norm (SN does the stabilising).
+    Taught in 07_sagan.
     """
 
     def __init__(self, img_shape=(1, 28, 28), n_classes: int = 10, *, base: int = 32, attn_res: int | None = "auto"):
@@ -139,10 +141,10 @@ class SAGANDiscriminator(nn.Module):
         return logits
 
 
-def build_sagan(img_shape, n_classes: int, z_dim: int, base: int = 16):
+def build_sagan(img_shape, n_classes: int, z_dim: int, *, base: int = 16):
     """(G, D) for the model registry (`ganhelpers.models.MODELS["sagan"]`), sized for a 5-minute CPU
-    run on mnist-5k: base 16, attention at 7x7 in both (8x8 for 32-pixel images). Attention at 14x14
-    in G learned as well per step on mnist-5k but made each step about a third slower on a CPU."""
+    run on mnist-5k: base 16, attention at 7x7 in both (8x8 for 32-pixel images), where it is cheap
+    (ganhelpers/TUNING.md)."""
     coarse = 7 if img_shape[-1] == 28 else 8
     return (SAGANGenerator(z_dim, img_shape, n_classes, base=base, attn_res=coarse),
             SAGANDiscriminator(img_shape, n_classes, base=base, attn_res=coarse))
@@ -151,7 +153,9 @@ def build_sagan(img_shape, n_classes: int, z_dim: int, base: int = 16):
 def sagan_steps(loss: str = "hinge"):
     """SAGAN's d_step/g_step. loss: "hinge" (the paper's) or "wasserstein" (SN is the Lipschitz
     control, no gradient penalty). Fakes get the batch's real labels, so they follow the data's
-    class frequencies; G is scored by the critic's mean on its fakes in both cases."""
+    class frequencies; G is scored by the critic's mean on its fakes in both cases.
+    Taught in 07_sagan.
+    """
     if loss not in ("hinge", "wasserstein"):
         raise ValueError(f"unknown loss {loss!r}: choose 'hinge' or 'wasserstein'")
     d_loss, g_loss = get_loss(loss)
@@ -173,7 +177,10 @@ def sagan_steps(loss: str = "hinge"):
 
 @torch.no_grad()
 def generator_attention(G: SAGANGenerator, z: torch.Tensor, labels: torch.Tensor | None = None):
-    """Run G in eval mode and return (images (B, C, H, W) in [-1, 1], beta (B, N, N)) of its attention block."""
+    """Run G in eval mode and return (images (B, C, H, W) in [-1, 1], beta (B, N, N)) of its attention block.
+
+    Taught in 07_sagan.
+    """
     if G.attention is None:
         raise ValueError("this generator has no attention block (attn_res=None)")
     G.attention.keep_attention = True

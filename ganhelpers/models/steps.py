@@ -19,6 +19,7 @@ def instance_noise_std(trainer, start: float) -> float:
     sigma = start * (1 - p), with p = `trainer.progress` in [0, 1] (steps done / steps, or the share of
     the time budget spent), so the first step uses `start` and the noise is gone when training ends.
     A run bounded by steps only depends on the step count, so a resumed run picks up the same schedule.
+    Taught in 03_improved_dcgan.
     """
     if start == 0:
         return 0.0
@@ -27,7 +28,9 @@ def instance_noise_std(trainer, start: float) -> float:
 
 def add_instance_noise(x: torch.Tensor, std: float) -> torch.Tensor:
     """x + N(0, std^2) per pixel (x unchanged when std is 0). Uses torch's global RNG, like the
-    rest of training, so the trainer's checkpoints cover it."""
+    rest of training, so the trainer's checkpoints cover it.
+    Taught in 03_improved_dcgan.
+    """
     return x + std * torch.randn_like(x) if std > 0 else x
 
 
@@ -41,6 +44,7 @@ def bce_steps(smooth: float = 0.0, instance_noise: float = 0.0, reuse_fake: bool
     reuse_fake: with one D step per G step (`trainer.config.n_critic == 1`), G's step reuses the fakes
     D's step generated, kept with their graph between the two steps, instead of running G again, as
     pytorch/examples' DCGAN does: one G forward per step instead of two, the same losses.
+    Taught in 01_vanilla_gan and 03_improved_dcgan.
     """
     if not 0.0 <= smooth < 0.5:
         raise ValueError(f"smooth={smooth}: one-sided label smoothing lives in [0, 0.5)")
@@ -79,7 +83,10 @@ def bce_steps(smooth: float = 0.0, instance_noise: float = 0.0, reuse_fake: bool
 
 
 def wgan_gp_steps(gp_weight: float = 10.0):
-    """WGAN-GP: Wasserstein critic loss plus gp_weight times the per-sample gradient penalty."""
+    """WGAN-GP: Wasserstein critic loss plus gp_weight times the per-sample gradient penalty.
+
+    Taught in 04_wgan_gp.
+    """
 
     def d_step(G, D, real, labels, trainer):
         with torch.no_grad():

@@ -12,6 +12,7 @@ def dcgan_init(module: nn.Module) -> None:
     """DCGAN paper init: conv and linear weights ~ N(0, 0.02), batch-norm scale ~ N(1, 0.02), biases 0.
 
     Use as `net.apply(dcgan_init)`.
+    Taught in 02_dcgan.
     """
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
@@ -36,7 +37,9 @@ def norm2d(norm: str, channels: int, res: int) -> list[nn.Module]:
 
 def sn(module: nn.Module) -> nn.Module:
     """Spectral normalisation of `module.weight`: W / sigma(W), sigma from one power iteration per
-    forward pass in training mode (the estimate sharpens over the steps; eval mode reuses it)."""
+    forward pass in training mode (the estimate sharpens over the steps; eval mode reuses it).
+    Taught in 07_sagan.
+    """
     return spectral_norm(module)
 
 
@@ -53,6 +56,7 @@ class SelfAttention(nn.Module):
     gamma is a learned scalar initialised to 0: the block starts as the identity and the network
     decides how much non-local evidence to mix in. Set `keep_attention = True` to store the last
     beta, (B, N, N) with rows (queries j) summing to 1, in `self.attention` (for plots).
+    Taught in 07_sagan.
     """
 
     def __init__(self, channels: int, *, spectral: bool = True):
@@ -94,6 +98,7 @@ class ConditionalBatchNorm2d(nn.Module):
     embedding lets Adam, which moves each parameter by about lr per step, move gamma_y by up to
     embed_dim times as much (notebook 07, section 3). W starts at 0: at initialisation the label
     has no effect. embed_dim = 0: ordinary batch norm with one learned scale and shift.
+    Taught in 07_sagan.
     """
 
     def __init__(self, channels: int, embed_dim: int):

@@ -16,6 +16,7 @@ def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor, smooth: flo
 
     `smooth` > 0 is one-sided label smoothing (Salimans et al. 2016): real targets become 1 - smooth,
     fake targets stay 0, so D is never pushed to infinite confidence on real data.
+    Taught in 00_gan_game and 01_vanilla_gan.
     """
     if not 0.0 <= smooth < 0.5:
         raise ValueError(f"smooth={smooth}: one-sided label smoothing lives in [0, 0.5)")
@@ -25,7 +26,10 @@ def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor, smooth: flo
 
 
 def g_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
-    """-E[log D(G(z))]: strong gradients when D confidently rejects fakes (the usual choice)."""
+    """-E[log D(G(z))]: strong gradients when D confidently rejects fakes (the usual choice).
+
+    Taught in 00_gan_game and 01_vanilla_gan.
+    """
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
@@ -33,22 +37,32 @@ def g_loss_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
     """E[log(1 - D(G(z)))]: the original minimax term; its gradient vanishes when D wins.
 
     log(1 - sigmoid(l)) = -softplus(l), computed stably.
+    Taught in 00_gan_game and 01_vanilla_gan.
     """
     return -F.softplus(fake_logits).mean()
 
 
 def d_loss_wasserstein(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """Critic loss E[f(G(z))] - E[f(x)]; its negative estimates the Wasserstein-1 distance."""
+    """Critic loss E[f(G(z))] - E[f(x)]; its negative estimates the Wasserstein-1 distance.
+
+    Taught in 04_wgan_gp.
+    """
     return fake_logits.mean() - real_logits.mean()
 
 
 def g_loss_wasserstein(fake_logits: torch.Tensor) -> torch.Tensor:
-    """-E[f(G(z))]: G moves its samples towards higher critic scores."""
+    """-E[f(G(z))]: G moves its samples towards higher critic scores.
+
+    Taught in 04_wgan_gp.
+    """
     return -fake_logits.mean()
 
 
 def d_loss_hinge(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """Hinge loss (SAGAN, BigGAN): E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
+    """Hinge loss (SAGAN, BigGAN): E[relu(1 - D(x))] + E[relu(1 + D(G(z)))].
+
+    Taught in 07_sagan.
+    """
     return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
 
 
@@ -62,6 +76,7 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, labels: tor
     critic output is 1 per sample, and a GradScaler's first scale (2^16 = 65536) is above fp16's
     largest number (65504), so an fp16 critic would turn it into inf at step 1. The penalty is a small
     share of the step's cost; the critic's main forward passes stay in fp16/bf16.
+    Taught in 04_wgan_gp.
     """
     eps = torch.rand(real.size(0), *([1] * (real.dim() - 1)), device=real.device, dtype=torch.float32)
     x_hat = (eps * real.float() + (1 - eps) * fake.detach().float()).requires_grad_(True)  # (B, ...) fp32

@@ -65,6 +65,7 @@ def plan_rungs(n_trials: int, eta: int, rungs: int | None = None) -> dict:
     n_trials counts the default; each rung keeps ceil(candidates / eta) candidates plus the default.
     n_trials=9, eta=3, rungs=3: fractions [1/9, 1/3, 1], counts [9, 4, 2], cost 3.22 T.
     Without `rungs`: as many (at most 3) as keep eta^(R-1) <= the number of candidates.
+    Taught in 10_comparison_and_search.
     """
     rungs = rungs or 1 + sum(1 for k in (1, 2) if eta ** k <= max(n_trials - 1, 1))
     counts = [n_trials]
@@ -339,5 +340,8 @@ class _Rung(Callback):
 
 
 def search(model: str, space: dict | None = None, **kwargs) -> dict:
-    """Validate (a clear ValueError before any training), run and return the results (see `Search`)."""
+    """Validate (a clear ValueError before any training), run and return the results (see `Search`).
+
+    Taught in 10_comparison_and_search.
+    """
     return Search(model, space, **kwargs).run()

@@ -118,7 +118,10 @@ def animation_html(run, interval: int = 250, scale: int = 2, title: str = "fixed
 
 def show_training_animation(run, interval: int = 250, scale: int = 2, title: str = "fixed-noise samples",
                             max_frames: int | None = 60):
-    """Display `animation_html(run)` in IPython/Jupyter; elsewhere return the `FuncAnimation`."""
+    """Display `animation_html(run)` in IPython/Jupyter; elsewhere return the `FuncAnimation`.
+
+    Taught in 02_dcgan.
+    """
     try:
         from IPython import get_ipython
         from IPython.display import HTML, display
@@ -139,6 +142,7 @@ def save_gif(run, path=None, duration: int = 250, hold_last: int = 1500, scale: 
     duration: milliseconds per frame; the last frame stays `hold_last` ms. scale: whole-number
     enlargement (nearest neighbour: pixels stay crisp). caption: a white band with "step N" on top.
     max_frames: keep at most this many frames, evenly spaced, first and last included (None: all).
+    Taught in 02_dcgan.
     """
     from PIL import Image, ImageDraw
 

@@ -15,6 +15,7 @@ def attention_for_query(beta: torch.Tensor, query, image_size: int) -> torch.Ten
     The query pixel falls in cell (row * s // image_size, col * s // image_size) of the attention map;
     that cell's row of beta sums to 1 over the s*s cells, and upsampling spreads each cell's weight
     over its (image_size / s)^2 pixels unchanged (so the picture sums to (image_size / s)^2).
+    Taught in 07_sagan.
     """
     b, n, _ = beta.shape
     s = round(n ** 0.5)
@@ -28,7 +29,9 @@ def attention_for_query(beta: torch.Tensor, query, image_size: int) -> torch.Ten
 
 def plot_attention(images: torch.Tensor, beta: torch.Tensor, queries, titles=None):
     """A figure: for each image (rows) and query pixel (columns), the image with the query marked
-    and the attention weights over positions laid over it. images (B, C, H, W) in [-1, 1]."""
+    and the attention weights over positions laid over it. images (B, C, H, W) in [-1, 1].
+    Taught in 07_sagan.
+    """
     import matplotlib.pyplot as plt
 
 

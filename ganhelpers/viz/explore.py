@@ -176,6 +176,7 @@ class LatentExplorer(Explorer):
     (truncated when the box is ticked), d_k are `latent_directions(z_dim, n_directions, directions)`
     and a_k the slider values in [-span, span]. All samples move along the same directions, so you see
     whether a direction does the same thing everywhere. class_names: names for the class picker.
+    Taught in 02_dcgan.
     """
 
     css_class = "ganhelpers-latent-explorer"
@@ -268,6 +269,7 @@ class InterpolationExplorer(Explorer):
     a column per frame). The status line shows the norm |z| of the current frame: with slerp it
     stays near sqrt(z_dim), where N(0, I) puts almost all its samples; with lerp it dips in the
     middle, into a region G never saw during training.
+    Taught in 02_dcgan.
     """
 
     css_class = "ganhelpers-interpolation-explorer"
@@ -364,6 +366,7 @@ class PairExplorer(Explorer):
     tensors; or a set with attributes `conditions` and `images` (the targets), like Pix2Pix's PairSet;
     or a dataset-like object where `pairs[i]` gives (condition, target, ...) with (C, H, W) tensors.
     uint8 images in [0, 255] are converted with `to_float`.
+    Taught in 08_pix2pix.
     """
 
     css_class = "ganhelpers-pair-explorer"

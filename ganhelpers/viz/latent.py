@@ -20,6 +20,7 @@ def lerp(z0: torch.Tensor, z1: torch.Tensor, t) -> torch.Tensor:
     """Linear interpolation (1 - t) z0 + t z1. z0, z1: (..., z_dim); t: a number or (T,).
 
     Returns z0's shape for a number t, (T, *z0.shape) for a 1-D t.
+    Taught in 02_dcgan.
     """
     z0, z1, t, scalar = _prepare(z0, z1, t)
     out = (1 - t) * z0 + t * z1
@@ -35,6 +36,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t, eps: float = 1e-7) -> torch.Ten
     the inside of the sphere. t = 0 gives z0 and t = 1 gives z1. z0, z1: (..., z_dim); t: a number or
     (T,). Returns z0's shape for a number t, (T, *z0.shape) for a 1-D t. Where z0 and z1 are
     (anti-)parallel (sin W < eps) the circle is not defined and the result is `lerp`.
+    Taught in 02_dcgan.
     """
     z0, z1, t, scalar = _prepare(z0, z1, t)
     u0 = z0 / z0.norm(dim=-1, keepdim=True).clamp_min(eps)  # unit vectors, (..., z_dim)
