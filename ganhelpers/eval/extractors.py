@@ -15,7 +15,6 @@ from pathlib import Path
 from unittest import mock
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..core.checkpoint import load_checkpoint

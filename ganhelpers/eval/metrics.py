@@ -52,9 +52,15 @@ class MetricCallback(Callback):
         self.every, self.save_best, self.verbose = every, save_best, verbose
         self.best, self.best_step, self.results = None, None, []
 
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_step": self.best_step} if self.best is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_step = state["best"], state["best_step"]  # a resumed run remembers its best score
+
     def on_train_start(self, trainer):
-        past = trainer.history.get(self.name, [])  # a resumed run remembers its best score
-        if past:
+        past = trainer.history.get(self.name, [])  # a checkpoint without this callback's state: read its history
+        if self.best is None and past:
             pick = max if self.higher_is_better else min
             self.best = pick(past)
             self.best_step = trainer.history[f"{self.name}_step"][past.index(self.best)]

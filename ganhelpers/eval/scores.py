@@ -133,7 +133,7 @@ def class_report(G, dataset: str = "mnist-5k", n_per_class: int = 200, seed: int
     "mean_*" average each over classes. The global RNG is untouched.
     Taught in 06_acgan.
     """
-    device = device or next(G.parameters()).device
+    device = device or device_of(G)
     extractor = JudgeExtractor(dataset, device)
     real = load_dataset(dataset, real_split)
     gen = torch.Generator().manual_seed(seed)

@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.checkpoint import save_checkpoint
-from ..core.runtime import get_device
 from ..data.datasets import load_dataset
 from ..data.sets import to_float
 from .extractors import CONVS, JUDGES_DIR, WIDTHS, Judge, JudgeExtractor

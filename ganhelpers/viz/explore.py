@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from ..data.sets import to_float
-from ..nn.conventions import device_of, generate, generator_info
+from ..nn.conventions import generate, generator_info, translate
 from . import plot
 from .dashboard import DISPLAY_MODES, in_ipython, in_kernel, widgets_available
-from .latent import latent_directions, lerp, sample_z, slerp, truncate
+from .latent import latent_directions, lerp, sample_z, slerp
 
 __all__ = ["Explorer", "LatentExplorer", "InterpolationExplorer", "PairExplorer", "upscale", "side_by_side", "stacked"]
 
@@ -386,14 +386,7 @@ class PairExplorer(Explorer):
         picked = [_get_pair(self.pairs, (self.index + i) % self.n) for i in range(self.n_rows)]
         conditions = torch.stack([c for c, _ in picked])  # (n_rows, C_in, H, W)
         targets = torch.stack([t for _, t in picked])
-        with torch.no_grad():
-            was_training = self.G.training
-            self.G.eval()
-            try:
-                outputs = self.G(conditions.to(device_of(self.G))).float().cpu()
-            finally:
-                self.G.train(was_training)
-        return conditions, outputs, targets
+        return conditions, translate(self.G, conditions), targets  # outputs: G in eval mode, on the CPU
 
     def picture(self) -> np.ndarray:
         return side_by_side([plot.image_grid(x, nrow=1) for x in self.rows()], gap=8)

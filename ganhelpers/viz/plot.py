@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..data.sets import to_uint8
+from ..nn.conventions import device_of, eval_mode
 
 # history columns with their own meaning; everything else is a per-step extra or a metric
 LOSS_KEYS = ("loss_D", "loss_G")
@@ -266,18 +267,12 @@ def class_grid(G, n_classes: int, per_class: int = 8, z_dim: int | None = None, 
     Show it with `show_grid(grid, nrow=per_class)`.
     """
     z_dim = z_dim or G.z_dim
-    if device is None:
-        param = next(G.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
+    device = device or device_of(G)
     z = torch.randn(per_class, z_dim, generator=torch.Generator().manual_seed(seed))  # (per_class, z_dim)
     z = z.repeat(n_classes, 1).to(device)  # (n_classes * per_class, z_dim): row r is z again
     labels = torch.arange(n_classes).repeat_interleave(per_class).to(device)  # 0,0,..,1,1,..
-    was_training = G.training
-    G.eval()  # batch norm in eval mode: a sample must not depend on the rest of the batch
-    try:
+    with eval_mode(G):  # batch norm in eval mode: a sample must not depend on the rest of the batch
         images = G(z, labels)
-    finally:
-        G.train(was_training)
     return images.float().cpu()
 
 
