@@ -12,9 +12,9 @@ import hashlib
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from unittest import mock
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..core.checkpoint import load_checkpoint
@@ -89,12 +89,33 @@ def _fid_inception(weights: str):
     return net
 
 
+class InceptionPool3(nn.Module):
+    """pytorch-fid's `InceptionV3` feature path up to pool3, built from an FID Inception network `net`: the same
+    four blocks in the same order and the same input handling (bilinear resize to 299, then [0, 1] -> [-1, 1]).
+    x (B, 3, H, W) in [0, 1] -> pool3 features (B, 2048). pytorch-fid's own class takes its network from a
+    module-level function and could only be given random weights by patching that; this takes it as an argument
+    (tests check it against pytorch-fid's class, feature for feature)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.blocks = nn.Sequential(
+            net.Conv2d_1a_3x3, net.Conv2d_2a_3x3, net.Conv2d_2b_3x3, nn.MaxPool2d(kernel_size=3, stride=2),  # block 0
+            net.Conv2d_3b_1x1, net.Conv2d_4a_3x3, nn.MaxPool2d(kernel_size=3, stride=2),  # block 1
+            net.Mixed_5b, net.Mixed_5c, net.Mixed_5d, net.Mixed_6a, net.Mixed_6b, net.Mixed_6c, net.Mixed_6d,
+            net.Mixed_6e,  # block 2
+            net.Mixed_7a, net.Mixed_7b, net.Mixed_7c, nn.AdaptiveAvgPool2d(output_size=(1, 1)))  # block 3: pool3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)  # (B, 3, 299, 299)
+        return self.blocks(2 * x - 1).flatten(1)  # (B, 2048)
+
+
 class InceptionExtractor:
     """pytorch-fid's `InceptionV3` (pool3, 2048-d) as an extractor, plus the 1008-way logits for IS.
 
     __call__(images (B, C, H, W) in [-1, 1]) -> (features (B, 2048), logits (B, 1008)). Grey images are
     repeated to 3 channels; images go in as (x + 1) / 2 in [0, 1], exactly what pytorch-fid feeds from
-    a PNG, and `InceptionV3` resizes them bilinearly to 299 and rescales them to [-1, 1] itself.
+    a PNG, and `InceptionPool3` resizes them bilinearly to 299 and rescales them to [-1, 1] as pytorch-fid does.
     The logits are pool3 @ fc.weight without the bias, as in the original IS code (Salimans et al.).
     weights: "fid" (pytorch-fid's port of the TF FID weights; a 92 MB download into torch's hub cache,
     raising WeightsUnavailable offline) or "random" (the same architecture, untrained: for timing and
@@ -106,11 +127,8 @@ class InceptionExtractor:
         if weights not in ("fid", "random"):
             raise ValueError(f"weights={weights!r}: use 'fid' or 'random'")
         net = _fid_inception(weights)
-        pf = _pytorch_fid()
-        with mock.patch.object(pf, "fid_inception_v3", lambda: net):  # reuse pytorch-fid's block layout
-            model = pf.InceptionV3([pf.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=True, normalize_input=True)
         self.device = get_device(device) if isinstance(device, str) else torch.device(device)
-        self.model = model.to(self.device).eval()
+        self.model = InceptionPool3(net).to(self.device).eval()
         self.fc_weight = net.fc.weight.detach().to(self.device)  # (1008, 2048)
         self.tag = "inception-fid" if weights == "fid" else None
         self.about = ("pytorch-fid Inception-v3 (pt_inception-2015-12-05 weights), pool3 2048-d, bilinear resize to 299"
@@ -122,7 +140,7 @@ class InceptionExtractor:
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         with _full_fp32():  # TF32 on an A100/L4 would move FID away from pytorch-fid's fp32 numbers
-            features = self.model((x + 1) / 2)[0].flatten(1)  # (B, 2048)
+            features = self.model((x + 1) / 2)  # (B, 2048)
             return features, features @ self.fc_weight.T  # (B, 2048), (B, 1008)
 
 
