@@ -110,10 +110,7 @@ def fid_scores(source, dataset: str = "cifar10", n: int = 10000, split: str = "t
 
 
 def mean_pairwise_distance(features: torch.Tensor) -> float:
-    """Average Euclidean distance over all pairs of rows of (N, F): a diversity score (0 = all equal).
-
-    Taught in 06_acgan.
-    """
+    """Average Euclidean distance over all pairs of rows of (N, F): a diversity score (0 = all equal)."""
     if len(features) < 2:
         raise ValueError("a pairwise distance needs at least 2 samples")
     return torch.pdist(features.double()).mean().item()

@@ -1,16 +1,15 @@
-"""The conditional self-attention GAN (SAGAN, Zhang et al. 2019), small enough for a CPU lesson.
+"""The conditional self-attention GAN (SAGAN, Zhang et al. 2019), small enough for a CPU lesson (taught in
+07_sagan, which takes it apart one piece at a time).
 
-Pieces, each a plain `nn.Module` or function (notebook 07 takes them apart one by one):
-- `SelfAttention`: f/g/h 1x1 convolutions, a softmax over all positions, output scaled by a learned
-  gamma that starts at 0, so at initialisation the block is the identity;
-- `ConditionalBatchNorm2d`: batch norm whose scale and shift depend on the class, computed from a
-  class embedding shared by all layers (G's use of the label);
+Its building blocks are shared layers (`ganhelpers.nn.layers`: `sn`, `SelfAttention`, `ConditionalBatchNorm2d`);
+the average of G's weights is the `EMA` callback (`ganhelpers.core.callbacks`); where G's attention looks is
+drawn by `ganhelpers.viz.attention`. Here:
 - `SAGANGenerator` / `SAGANDiscriminator`: DCGAN-sized nets with spectral normalisation on every
   weight layer (`torch.nn.utils.parametrizations.spectral_norm`), attention at one resolution of each
   and a projection discriminator (Miyato & Koyama 2018): logit = psi(phi(x)) + <embed(y), phi(x)>;
 - `sagan_steps(loss)`: hinge (default) or Wasserstein d_step/g_step for the generic Trainer;
-- `EMA`: a Trainer callback that keeps an exponential moving average of G's weights;
-- `attention_for_query` / `plot_attention`: where one output pixel of G looks.
+- `generator_attention`: G's images and its attention weights, for `viz.attention`;
+- `SPECS`: the registry's "sagan".
 """
 from __future__ import annotations
 
