@@ -73,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
                         "image-to-image models: l1 on held-out pairs (the default)")
     e.add_argument("--n", type=_positive_int, help="samples (default 10000 for fid/kid/is, 2000 for judge, all held-out "
                    "pairs for l1)")
-    e.add_argument("--split", default="train", choices=["train", "test"], help="real reference split (default train)")
+    e.add_argument("--split", default="train", choices=["train", "test"],
+                   help="noise-to-image models: the real split to compare with (default train); image-to-image "
+                        "models are always scored on the held-out test pairs")
     e.add_argument("--best", action="store_true",
                    help="score RUN/best.pt (kept by eval.metrics.MetricCallback) instead of checkpoint.pt")
     e.add_argument("--batch-size", type=_positive_int, default=100)
@@ -235,7 +237,11 @@ def _sample(args, parser) -> int:
         parser.error(f"model {meta['model']!r} is unconditional: drop --labels")
     if args.labels not in (None, "all") and not (args.labels.isdigit() and int(args.labels) < n_classes):
         parser.error(f"--labels {args.labels!r}: use 'all' or a class index 0..{n_classes - 1}")
-    G, meta = load_generator(run, get_device(args.device))
+    try:
+        device = get_device(args.device)
+    except ValueError as e:  # e.g. --device cuda without a GPU
+        parser.error(str(e))
+    G, meta = load_generator(run, device)
     print(spec.task.sample(G, meta, out, args.n, args.labels, args.seed))
     return 0
 
@@ -252,7 +258,10 @@ def _evaluate(args, parser) -> int:
     problem = spec.task.check_metric(metric, meta["dataset"])
     if problem:
         parser.error(problem)
-    device = get_device(args.device)
+    try:
+        device = get_device(args.device)
+    except ValueError as e:  # e.g. --device cuda without a GPU
+        parser.error(str(e))
     G, meta = load_generator(run, device, weights)
     try:
         scores = spec.task.evaluate(G, meta, metric, args.n, args.split, args.batch_size, args.seed, device)

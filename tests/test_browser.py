@@ -41,17 +41,17 @@ KERNEL = "ganhelpers-browser-test"
 CELLS = [
     """\
 import torch
-from ganhelpers import nets
+from ganhelpers.core import TrainConfig, Trainer
 from ganhelpers.data import make_shapes
-from ganhelpers.explore import InterpolationExplorer, LatentExplorer
-from ganhelpers.steps import bce_steps
-from ganhelpers.train import TrainConfig, Trainer
-from ganhelpers.widgets import Dashboard
+from ganhelpers.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganhelpers.models.steps import bce_steps
+from ganhelpers.viz.dashboard import Dashboard
+from ganhelpers.viz.explore import InterpolationExplorer, LatentExplorer
 
 torch.set_num_threads(1)
 torch.manual_seed(0)
 data = make_shapes(128)
-G, D = nets.DCGANGenerator(16, data.img_shape, base=8), nets.DCGANDiscriminator(data.img_shape, base=8)
+G, D = DCGANGenerator(16, data.img_shape, base=8), DCGANDiscriminator(data.img_shape, base=8)
 config = TrainConfig(steps=30, batch_size=16, log_every=5, progress=False, device="cpu", n_fixed=16)
 trainer = Trainer(G, D, *bce_steps(), data, config, callbacks=[Dashboard(every=1)])
 trainer.fit();""",

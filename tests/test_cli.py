@@ -1,21 +1,76 @@
-"""The command line: errors exit 2 before any work; train -> sample round trip on tiny runs."""
+"""The command line: errors exit 2 before any work; every registered model trains, resumes, samples and is
+evaluated the same way; sampling by class; evaluation's metrics per task; the search command."""
+import dataclasses
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from ganhelpers.__main__ import main
+from ganhelpers.cli import main
+from ganhelpers.core.checkpoint import load_checkpoint
+from ganhelpers.data import datasets
+from ganhelpers.models import MODELS
+from ganhelpers.runs import load_generator
+from tests.helpers import make_run, offline
 
 
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "ganhelpers", *args], capture_output=True, text=True, timeout=300)
 
 
+def printed_scores(out: str) -> dict:
+    """The `  key value` lines `evaluate` prints, as {key: text of the value}."""
+    lines = [line.split() for line in out.splitlines() if line.startswith("  ") and not line.startswith("  protocol")]
+    return {parts[0]: parts[1] for parts in lines}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_model_trains_resumes_samples_and_evaluates(name, tmp_path, capsys, monkeypatch):
+    """The same commands for every registered model: the command line asks the model's spec and task what to do."""
+    spec, run = MODELS[name], tmp_path / "run"
+    g_steps = []  # G updates the command line runs, counted through the spec's own steps
+
+    def counted_steps(**options):
+        d_step, g_step = spec.steps(**options)
+        return d_step, lambda *a: g_steps.append(1) or g_step(*a)
+    monkeypatch.setitem(MODELS, name, dataclasses.replace(spec, steps=counted_steps))
+    train = ["train", name, "--dataset", "mnist-5k", "--batch-size", "8", "--out", str(run), "--device", "cpu",
+             "--ckpt-every", "1"]
+    assert main([*train, "--steps", "2"]) == 0
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 2 and len(g_steps) == 2
+    assert main([*train, "--steps", "3", "--resume"]) == 0
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    assert ckpt["step"] == 3 and len(g_steps) == 3  # the resumed run trained one step, on top of the first two
+    assert ckpt["history"]["step"] == [1, 2, 3]  # a history row at every checkpoint, the first two kept
+    for path in ("config.json", "history.csv", "samples/step_000003.png"):
+        assert (run / path).is_file(), path
+
+    assert main(["sample", str(run), "--n", "10", "--out", str(tmp_path / "s.png"), "--device", "cpu"]) == 0
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["sample", str(run), "--n", "10", "--out", str(tmp_path / "s.npz"), "--device", "cpu"]) == 0
+    with np.load(tmp_path / "s.npz") as arrays:
+        assert arrays.files and all(len(arrays[k]) == 10 for k in arrays.files)  # 10 samples (1 per class, or pairs)
+        images = [arrays[k] for k in arrays.files if arrays[k].ndim == 4]
+        assert images and all(a.shape[1:] == (1, 28, 28) and a.dtype == np.uint8 for a in images)
+
+    metric = spec.task.metrics[0]  # the default of --metric: the task's first
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--n", "20", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert f"({name} on mnist-5k, checkpoint.pt at step 3):" in out and "  protocol: " in out
+    G, meta = load_generator(run)  # the same numbers as the task's own evaluation of the run
+    expected = spec.task.evaluate(G, meta, metric, 20, "train", 100, 0, "cpu")
+    keys = [k for k, v in expected.items() if v is not None and k not in ("protocol", "n", "n_classes", "n_modes")
+            and not k.endswith("_std")]
+    assert keys and printed_scores(out) == {k: f"{expected[k]:.4g}" for k in keys}
+    assert f"  protocol: {expected['protocol']}" in out
+
+
 def test_list_prints_models_and_datasets(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in ("gan", "dcgan", "wgan-gp", "mnist-5k", "shapes", "cifar10", "ring8"):
+    for name in (*MODELS, "mnist-5k", "shapes", "cifar10", "ring8"):
         assert name in out
 
 
@@ -27,6 +82,7 @@ def test_list_prints_models_and_datasets(capsys):
     (["train", "dcgan", "--minutes", "-3"], "positive"),
     (["train", "dcgan", "--batch-size", "0"], "must be at least 1"),
     (["train", "dcgan", "--dataset", "ring8"], "2-D points"),
+    (["train", "cgan", "--dataset", "ring8"], "2-D points"),
     (["train", "dcgan", "--device", "tpu"], "invalid choice"),
     (["train", "dcgan", "--batch-size", "100000", "--steps", "1"], "larger than the dataset"),
     (["sample", "no/such/run", "--out", "x.png"], "not a run folder"),
@@ -40,38 +96,146 @@ def test_bad_input_exits_2_with_a_message(args, message, capsys, tmp_path, monke
     assert not (tmp_path / "runs").exists()  # nothing was trained or written
 
 
-def test_train_then_sample_png_and_npz(tmp_path):
+def test_python_m_ganhelpers_trains_and_a_run_is_never_overwritten(tmp_path, capsys):
     run = tmp_path / "run"
-    done = run_cli("train", "dcgan", "--dataset", "mnist-5k", "--steps", "4", "--batch-size", "16",
+    done = run_cli("train", "dcgan", "--dataset", "mnist-5k", "--steps", "2", "--batch-size", "8",
                    "--out", str(run), "--device", "cpu", "--ckpt-every", "2", "--sample-every", "2")
     assert done.returncode == 0, done.stderr
-    for name in ("checkpoint.pt", "history.csv", "config.json", "samples/step_000004.png"):
+    for name in ("checkpoint.pt", "history.csv", "config.json", "samples/step_000002.png"):
         assert (run / name).is_file(), name
-    again = run_cli("train", "dcgan", "--out", str(run), "--steps", "6")
-    assert again.returncode == 2 and "--resume" in again.stderr  # never overwrite a run by accident
-    other_batch = run_cli("train", "dcgan", "--dataset", "mnist-5k", "--steps", "6", "--batch-size", "32",
-                          "--out", str(run), "--device", "cpu", "--resume")
-    assert other_batch.returncode == 2 and "resume with --batch-size 16" in other_batch.stderr  # before any data
-    resumed = run_cli("train", "dcgan", "--dataset", "mnist-5k", "--steps", "6", "--batch-size", "16",
-                      "--out", str(run), "--device", "cpu", "--resume")
-    assert resumed.returncode == 0, resumed.stderr
-    assert main(["sample", str(run), "--n", "10", "--out", str(tmp_path / "s.png")]) == 0
-    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "dcgan", "--out", str(run), "--steps", "6"])
+    assert exit_info.value.code == 2 and "--resume" in capsys.readouterr().err  # never overwrite a run by accident
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "dcgan", "--dataset", "mnist-5k", "--steps", "6", "--batch-size", "32", "--out", str(run),
+              "--device", "cpu", "--resume"])
+    assert exit_info.value.code == 2 and "resume with --batch-size 8" in capsys.readouterr().err  # before any data
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 2  # untouched
     assert main(["sample", str(run), "--n", "10", "--out", str(tmp_path / "s.npz")]) == 0
     arrays = np.load(tmp_path / "s.npz")
     assert arrays["images"].shape == (10, 1, 28, 28) and arrays["images"].dtype == np.uint8
     assert "labels" not in arrays  # dcgan is unconditional
-    with pytest.raises(SystemExit) as exit_info:
-        main(["sample", str(run), "--labels", "3", "--out", str(tmp_path / "c.png")])
-    assert exit_info.value.code == 2
-    with pytest.raises(SystemExit):
-        main(["sample", str(run), "--out", str(tmp_path / "s.jpg")])
+    for bad, message in ((["--labels", "3", "--out", str(tmp_path / "c.png")], "unconditional: drop --labels"),
+                         (["--out", str(tmp_path / "s.jpg")], "use a .png (grid) or .npz")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["sample", str(run), *bad])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_offline_download_fails_clearly(tmp_path, monkeypatch):
-    from ganhelpers import data
-    monkeypatch.setattr(data, "_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(datasets, "reachable", lambda *a, **k: False)
     monkeypatch.setenv("GANHELPERS_DATA", str(tmp_path))
-    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(datasets, "DATA_DIR", tmp_path)
     monkeypatch.chdir(tmp_path)
     assert main(["train", "dcgan", "--dataset", "cifar10", "--steps", "1"]) == 1
+
+
+# ---- sample ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [name for name, spec in MODELS.items() if spec.conditional])
+def test_conditional_models_sample_class_by_row(name, tmp_path, capsys):
+    run = make_run(tmp_path / "run", name)  # a run folder with untrained weights: sampling needs no training
+    assert main(["sample", str(run), "--labels", "all", "--n", "25", "--out", str(tmp_path / "all.npz")]) == 0
+    labels = np.load(tmp_path / "all.npz")["labels"]
+    assert labels.tolist() == [k for k in range(10) for _ in range(3)]  # ceil(25 / 10) = 3 per class, in rows
+    assert main(["sample", str(run), "--labels", "all", "--out", str(tmp_path / "all.png")]) == 0
+    assert (tmp_path / "all.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["sample", str(run), "--labels", "3", "--n", "5", "--out", str(tmp_path / "three.npz")]) == 0
+    assert np.load(tmp_path / "three.npz")["labels"].tolist() == [3] * 5
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample", str(run), "--labels", "10", "--out", str(tmp_path / "x.png")])
+    assert exit_info.value.code == 2 and "class index 0..9" in capsys.readouterr().err
+
+
+# ---- evaluate -------------------------------------------------------------------------------------
+
+def test_evaluate_prints_judge_numbers_with_their_protocol(tmp_path, capsys):
+    run = make_run(tmp_path / "run")
+    assert main(["evaluate", str(run), "--metric", "judge", "--n", "200", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "fd" in out and "classes_covered" in out and "protocol: 200 samples vs mnist-5k train" in out
+    assert "step 7" in out
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_evaluate_refuses_a_metric_the_model_s_task_does_not_have(name, tmp_path, capsys):
+    run = make_run(tmp_path / "run", name)
+    task = MODELS[name].task
+    for metric in sorted({"judge", "fid", "kid", "is", "l1"} - set(task.metrics)):  # e.g. judge for pix2pix
+        with pytest.raises(SystemExit) as exit_info:
+            main(["evaluate", str(run), "--metric", metric])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and f"{task.kind} models are scored with --metric {task.metrics[0]}" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "no offline judge for 'cifar10'"),  # judge, the default for a noise model, has no cifar10 judge
+    (["--metric", "judge"], "no offline judge for 'cifar10'"),
+    (["--metric", "bleu"], "invalid choice"),
+])
+def test_evaluate_bad_input_exits_2(tmp_path, capsys, args, message):
+    run = make_run(tmp_path / "run", "dcgan", "cifar10", (3, 32, 32))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", str(run), *args])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_evaluate_not_a_run_exits_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", str(tmp_path / "nothing")])
+    assert exit_info.value.code == 2 and "not a run folder" in capsys.readouterr().err
+    run = make_run(tmp_path / "run")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", str(run), "--best"])  # no best.pt without a metric callback
+    assert exit_info.value.code == 2 and "it needs config.json and best.pt" in capsys.readouterr().err
+
+
+def test_evaluate_fid_offline_exits_1_naming_the_judges(tmp_path, capsys, monkeypatch):
+    offline(monkeypatch, tmp_path)
+    run = make_run(tmp_path / "run")
+    assert main(["evaluate", str(run), "--metric", "fid", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "no network" in err and "--metric judge" in err
+
+
+# ---- search ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["search", "stylegan", "--steps", "4"], "unknown model 'stylegan'"),
+    (["search", "gan", "--minutes", "0"], "positive"),
+    (["search", "gan"], "exactly one budget"),
+    (["search", "dcgan", "--dataset", "ring8", "--steps", "4"], "2-D points"),
+    (["search", "pix2pix", "--dataset", "ring8", "--steps", "4"], "2-D points"),
+    (["search", "dcgan", "--dataset", "cifar10", "--steps", "4"], "no offline judge for 'cifar10'"),
+    (["search", "gan", "--steps", "4", "--eta", "1"], "eta=1"),
+])
+def test_cli_search_bad_input_exits_2_before_any_work(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_search_prints_the_table_the_best_and_the_default(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["search", "gan", "--steps", "4", "--trials", "2", "--eta", "2", "--out", str(out),
+                 "--device", "cpu"]) == 0
+    text = capsys.readouterr().out
+    assert "trial  lr_G" in text and "judge_fd@2" in text and "best: trial" in text
+    assert "default (trial 0, same budget): judge_fd" in text
+    assert {p.name for p in out.iterdir()} >= {"results.json", "results.csv", "search.png", "trial_000"}
+    assert main(["search", "gan", "--steps", "4", "--trials", "2", "--eta", "2", "--out", str(out),
+                 "--device", "cpu"]) == 0
+    assert "resuming" in capsys.readouterr().out  # nothing left to train
+
+
+@pytest.mark.parametrize("command", ["sample", "evaluate"])
+def test_a_missing_gpu_exits_2_with_a_message(command, tmp_path, capsys, monkeypatch):
+    run = make_run(tmp_path / "run")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    out = ["--out", str(tmp_path / "s.png")] if command == "sample" else []
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, str(run), "--device", "cuda", *out])
+    assert exit_info.value.code == 2 and "no CUDA GPU is visible" in capsys.readouterr().err
+    assert not (tmp_path / "s.png").exists()

@@ -52,7 +52,7 @@ def test_check_models_on_cpu_two_models(tmp_path, capsys):
 
 def test_check_models_failures_are_rows_with_the_error(tmp_path, capsys, monkeypatch):
     from ganhelpers import models
-    from ganhelpers.steps import bce_steps
+    from ganhelpers.models.steps import bce_steps
 
     def broken_steps():
         d_step, g_step = bce_steps()

@@ -227,8 +227,10 @@ class Trainer:
     def _callback_states(self) -> dict:
         return {f"{i}.{type(cb).__name__}": cb.state_dict() for i, cb in enumerate(self.callbacks)}
 
-    def save(self, path=None) -> Path:
-        """Flush logs and check the weights (refusing to save NaN), then write the checkpoint atomically."""
+    def save(self, path=None, latest: bool = True) -> Path:
+        """Flush logs and check the weights (refusing to save NaN), then write the checkpoint atomically.
+
+        latest: the run's last good checkpoint, which an error names (False for a side copy such as best.pt)."""
         self._flush()
         path = Path(path) if path else self.checkpoint_path()
         if not self.weights_finite():
@@ -240,7 +242,8 @@ class Trainer:
                                 f"learning rate or amp='off'.")
         save_checkpoint(self.state_dict(), path)
         write_history_csv(self.history, path.parent / "history.csv")
-        self.last_checkpoint, self._ckpt_step = path, self.step
+        if latest:
+            self.last_checkpoint, self._ckpt_step = path, self.step
         return path
 
     def weights_finite(self) -> bool:

@@ -88,7 +88,7 @@ class MetricCallback(Callback):
         if improved:
             self.best, self.best_step = value, trainer.step
             if self.save_best and trainer.out_dir:
-                trainer.save(trainer.out_dir / "best.pt")
+                trainer.save(trainer.out_dir / "best.pt", latest=False)  # a copy: resume reads checkpoint.pt
         if self.verbose:
             note = "best so far" if improved else (f"best {self.best:.4g} at step {self.best_step}"
                                                    if self.best is not None else "no finite value yet")

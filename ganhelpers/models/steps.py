@@ -41,8 +41,8 @@ def bce_steps(smooth: float = 0.0, instance_noise: float = 0.0, reuse_fake: bool
     instance_noise: std of Gaussian noise added to *every* input of D, real and fake, annealed
     linearly to 0 over training (`instance_noise_std`; Sønderby et al. 2016, Arjovsky & Bottou 2017).
     G's step adds noise of the same std, so G is trained against the same (noisy) D that D's step fit.
-    reuse_fake: with one D step per G step (`trainer.config.n_critic == 1`), G's step reuses the fakes
-    D's step generated, kept with their graph between the two steps, instead of running G again, as
+    reuse_fake: with one D step per G step (`trainer.config.n_critic == 1`), G's step on the same batch
+    reuses the fakes D's step generated, kept with their graph between the two steps, instead of running G again, as
     pytorch/examples' DCGAN does: one G forward per step instead of two, the same losses.
     Taught in 01_vanilla_gan and 03_improved_dcgan.
     """
@@ -51,7 +51,7 @@ def bce_steps(smooth: float = 0.0, instance_noise: float = 0.0, reuse_fake: bool
     if not instance_noise >= 0:
         raise ValueError(f"instance_noise={instance_noise}: a standard deviation must be >= 0")
 
-    kept = {}  # d_step's fakes with their graph, for the g_step that follows it
+    kept = {}  # d_step's batch and fakes (with their graph), for the g_step of the same batch
 
     def d_step(G, D, real, labels, trainer):
         std = instance_noise_std(trainer, instance_noise)
@@ -59,6 +59,7 @@ def bce_steps(smooth: float = 0.0, instance_noise: float = 0.0, reuse_fake: bool
         kept.clear()  # never a graph from an earlier step
         if reuse_fake and getattr(getattr(trainer, "config", None), "n_critic", None) == 1:  # a Trainer, one D step
             fake = kept["fake"] = G(z, labels)  # with its graph: g_step reuses it
+            kept["real"] = real
             fake = fake.detach()  # D's update needs no gradient through G
         else:
             with torch.no_grad():  # D's update needs no gradient through G
@@ -73,7 +74,8 @@ def bce_steps(smooth: float = 0.0, instance_noise: float = 0.0, reuse_fake: bool
 
     def g_step(G, D, real, labels, trainer):
         std = instance_noise_std(trainer, instance_noise)
-        fake = kept.pop("fake", None)  # d_step's batch of fakes, when it kept one
+        fake = kept.pop("fake", None) if kept.get("real") is real else None  # d_step's fakes, for this same batch
+        kept.clear()
         if fake is None:
             fake = G(noise(G, real.size(0), real.device), labels)
         fake_logits = D(add_instance_noise(fake, std), labels)  # (B,)

@@ -46,7 +46,7 @@ class Task:
     def check_metric(self, metric: str, dataset: str) -> str | None:
         """None when `metric` can score this kind of model on `dataset`, else a message saying why not."""
         if metric not in self.metrics:
-            return f"--metric {metric}: a {self.kind} model is scored with --metric {' or '.join(self.metrics)}"
+            return f"--metric {metric}: {self.kind} models are scored with --metric {' or '.join(self.metrics)}"
         return None
 
     def evaluate(self, G, meta: dict, metric: str, n: int | None, split: str, batch_size: int, seed: int,
@@ -99,7 +99,7 @@ class NoiseTask(Task):
 
     def check_metric(self, metric, dataset):
         if metric not in self.metrics:
-            return (f"--metric {metric}: a noise-to-image model is scored with --metric {' or '.join(self.metrics)} "
+            return (f"--metric {metric}: noise-to-image models are scored with --metric {' or '.join(self.metrics)} "
                     "(l1 scores image-to-image runs on held-out pairs)")
         if metric == "judge" and dataset not in JUDGE_FOR and dataset not in MIXTURES:
             return (f"no offline judge for {dataset!r} (judges: {', '.join(JUDGE_FOR)}, {', '.join(MIXTURES)}); "

@@ -8,7 +8,7 @@ generated 32x32 images and finish with mean and covariance:
 
 - reference: pytorch-fid's `calculate_activation_statistics` on a folder of PNG files (its protocol:
   a DataLoader of PIL images, `ToTensor` per image), all N activations kept in one array;
-- ganhelpers: `metrics.compute_statistics` drawing images straight from a DCGAN generator in batches,
+- ganhelpers: `eval.statistics.compute_statistics` drawing images straight from a DCGAN generator in batches,
   uint8-rounded as if saved to PNG, and streaming the features into running sums (memory O(F^2),
   whatever N).
 
@@ -30,9 +30,10 @@ from unittest import mock
 import torch
 from PIL import Image
 
-from ganhelpers import judges, metrics, nets
+from ganhelpers.core import get_device, seed_everything
 from ganhelpers.data import to_uint8
-from ganhelpers.utils import get_device, seed_everything
+from ganhelpers.eval import distances, extractors, statistics
+from ganhelpers.models.dcgan import DCGANGenerator
 
 
 class PeakRSS:
@@ -69,7 +70,7 @@ def reference(G, net, args, device):
     from pytorch_fid import fid_score, inception as pf_inception
     with tempfile.TemporaryDirectory() as tmp:
         files = []
-        for i, (x, _) in enumerate(metrics.batches(G, args.n, args.batch_size, device)):
+        for i, (x, _) in enumerate(statistics.batches(G, args.n, args.batch_size, device)):
             for j, img in enumerate(to_uint8(x).cpu()):  # (3, 32, 32) uint8
                 path = Path(tmp) / f"{i * args.batch_size + j:06d}.png"
                 Image.fromarray(img.permute(1, 2, 0).numpy()).save(path)
@@ -93,9 +94,9 @@ def main():
     args = p.parse_args()
     device = get_device(args.device)
     seed_everything(0)
-    G = nets.DCGANGenerator(100, (3, 32, 32)).to(device).eval()
-    extractor = judges.InceptionExtractor(device, weights="random")
-    net = None if args.skip_reference else judges._fid_inception("random").to(device)
+    G = DCGANGenerator(100, (3, 32, 32)).to(device).eval()
+    extractor = extractors.InceptionExtractor(device, weights="random")
+    net = None if args.skip_reference else extractors._fid_inception("random").to(device)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
           f"Inception-v3 (random weights), {args.n} generated 3x32x32 images, batch {args.batch_size}")
 
@@ -104,10 +105,10 @@ def main():
         ref_time, mu_ref, sigma_ref, ref_mem = reference(G, net, args, device)
     with PeakRSS() as our_mem:
         start = time.perf_counter()
-        stats = metrics.compute_statistics(extractor, G, args.n, args.batch_size, device, kid_max=0)
+        stats = statistics.compute_statistics(extractor, G, args.n, args.batch_size, device, kid_max=0)
         our_time = time.perf_counter() - start
     with PeakRSS() as small_mem:
-        metrics.compute_statistics(extractor, G, max(2, args.n // 4), args.batch_size, device, kid_max=0)
+        statistics.compute_statistics(extractor, G, max(2, args.n // 4), args.batch_size, device, kid_max=0)
     ratio = ""
     if ref_time is not None:
         print(f"pytorch-fid (PNG folder, all activations):  {args.n / ref_time:8.1f} images/s  "
@@ -118,7 +119,7 @@ def main():
     print(f"ganhelpers at N/4 = {max(2, args.n // 4)}:{'':<22}+{small_mem.added:6.0f} MB peak "
           f"(memory does not grow with N when the N line is not above this one)")
     if ref_time is not None:
-        fd = metrics.frechet_distance(stats.mean, stats.cov, mu_ref, sigma_ref)
+        fd = distances.frechet_distance(stats.mean, stats.cov, mu_ref, sigma_ref)
         print(f"agreement: Fréchet distance between the two pipelines' statistics of the same images = {fd:.3g}")
     if device.type == "cuda":
         print(f"GPU peak allocated: {torch.cuda.max_memory_allocated() / 2**20:.0f} MB")

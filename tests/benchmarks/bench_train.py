@@ -3,7 +3,7 @@
     python tests/benchmarks/bench_train.py [--steps 30] [--batch-size 64] [--device auto] [--workers 2]
     python tests/benchmarks/bench_train.py --steps 2 --rounds 1 --images 500 --notebook02 on --nb02-steps 3  # a CPU smoke run
 
-1. Steps/s of `ganhelpers.train.Trainer` (tensor-resident uint8 data, the package's steps) against a
+1. Steps/s of `ganhelpers.core.Trainer` (tensor-resident uint8 data, the package's steps) against a
    plain pytorch/examples-style loop: a torchvision-style Dataset of PIL images with per-image
    `ToTensor` + `Normalize` transforms in a DataLoader, fp32, `.item()` every step. DCGAN: the loop of
    pytorch/examples `dcgan/main.py`; WGAN-GP: the same style with 5 critic steps and the gradient
@@ -34,11 +34,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from ganhelpers import losses, nets
+from ganhelpers.core import Callback, TrainConfig, Trainer, get_device, seed_everything
 from ganhelpers.data import BatchSampler, load_dataset
-from ganhelpers.steps import bce_steps, wgan_gp_steps
-from ganhelpers.train import Callback, TrainConfig, Trainer
-from ganhelpers.utils import get_device, seed_everything
+from ganhelpers.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganhelpers.models.steps import bce_steps, wgan_gp_steps
+from ganhelpers.nn import losses
 
 
 class PILImages(Dataset):
@@ -135,8 +135,8 @@ def images_per_second(batches, n_batches, batch_size):
 def nets_for(model, device):
     seed_everything(0)
     norm = "layer" if model == "wgan-gp" else "batch"
-    return (nets.DCGANGenerator(100, (3, 32, 32)).to(device),
-            nets.DCGANDiscriminator((3, 32, 32), norm=norm).to(device))
+    return (DCGANGenerator(100, (3, 32, 32)).to(device),
+            DCGANDiscriminator((3, 32, 32), norm=norm).to(device))
 
 
 def median(values):
@@ -171,8 +171,8 @@ def notebook02_full(data, device, steps, warmup):
     """Steps/s of notebook 02's full configuration through the Trainer (seeded like the notebook)."""
     seed_everything(0)
     s = NOTEBOOK02_FULL
-    G = nets.DCGANGenerator(z_dim=100, img_shape=data.img_shape, base=s["base"])
-    D = nets.DCGANDiscriminator(img_shape=data.img_shape, base=s["base"])
+    G = DCGANGenerator(z_dim=100, img_shape=data.img_shape, base=s["base"])
+    D = DCGANDiscriminator(img_shape=data.img_shape, base=s["base"])
     return ganhelpers_loop(G, D, data, steps, device, s["batch_size"], warmup, steps_fn=notebook02_steps,
                            log_every=s["log_every"], amp=s["amp"], channels_last=s["channels_last"], seed=0)
 

@@ -1,48 +1,22 @@
+"""The training loop: bit-exact resume, run folder outputs, n_critic, NaN and time-budget stops, the AMP paths
+(on the CPU), what a step may log, and the checks on a ready-made sampler."""
 import csv
 import json
 
 import pytest
 import torch
 
-from ganhelpers import nets
-from ganhelpers.data import ImageSet
-from ganhelpers.steps import bce_steps, wgan_gp_steps
-from ganhelpers.train import Callback, NonFiniteLoss, SampleSaver, TrainConfig, Trainer, write_history_csv
-from ganhelpers.utils import load_checkpoint, seed_everything
-
-
-def tiny_data(n=96):
-    g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, generator=g)
-    return ImageSet(images, torch.arange(n) % 10, [str(i) for i in range(10)], "tiny")
-
-
-def make_trainer(tmp_path=None, callbacks=(), steps=12, steps_fn=bce_steps, **kw):
-    seed_everything(0)
-    G = nets.DCGANGenerator(8, (1, 28, 28), base=4)
-    D = nets.DCGANDiscriminator((1, 28, 28), base=4, dropout=0.1)  # dropout: resume must restore RNG too
-    config = TrainConfig(
-        steps=steps, batch_size=8, log_every=3, progress=False, device="cpu",
-        out_dir=str(tmp_path) if tmp_path else None, **kw)
-    return Trainer(G, D, *steps_fn(), tiny_data(), config, callbacks=callbacks)
-
-
-def weights(trainer):
-    return {**{f"G.{k}": v for k, v in trainer.G.state_dict().items()},
-            **{f"D.{k}": v for k, v in trainer.D.state_dict().items()}}
-
-
-class Crash(Exception):
-    pass
-
-
-class CrashAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, trainer):
-        if trainer.step == self.step:
-            raise Crash  # the process "dies" here, after the checkpoint at step 6
+from ganhelpers.core import Callback, NonFiniteLoss, TrainConfig, Trainer, seed_everything
+from ganhelpers.core.checkpoint import load_checkpoint
+from ganhelpers.core.config import UNLIMITED
+from ganhelpers.core.trainer import _log_values
+from ganhelpers.data import BatchSampler, PairSampler, make_pairs
+from ganhelpers.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganhelpers.models.mlp import MLPDiscriminator, MLPGenerator
+from ganhelpers.models.pix2pix import PatchDiscriminator, UNetGenerator, pix2pix_steps
+from ganhelpers.models.steps import bce_steps, wgan_gp_steps
+from ganhelpers.viz.savers import SampleSaver
+from tests.helpers import Crash, CrashAt, make_trainer, tiny_data, weights
 
 
 def test_killed_and_resumed_run_is_bit_identical(tmp_path):
@@ -91,7 +65,7 @@ def test_history_and_n_critic():
         return g_step(*a)
 
     seed_everything(0)
-    G, D = nets.MLPGenerator(8, (1, 28, 28), (16,)), nets.MLPDiscriminator((1, 28, 28), (16,))
+    G, D = MLPGenerator(8, (1, 28, 28), hidden=(16,)), MLPDiscriminator((1, 28, 28), hidden=(16,))
     trainer = Trainer(G, D, counting_d, counting_g, tiny_data(),
                       TrainConfig(steps=7, batch_size=8, n_critic=3, log_every=3, progress=False, device="cpu"))
     history = trainer.fit()
@@ -110,7 +84,7 @@ def test_nan_loss_stops_with_step_and_last_checkpoint(tmp_path):
         return out
 
     seed_everything(0)
-    G, D = nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4)
+    G, D = DCGANGenerator(8, (1, 28, 28), base=4), DCGANDiscriminator((1, 28, 28), base=4)
     trainer = Trainer(G, D, exploding_d, g_step, tiny_data(),
                       TrainConfig(steps=20, batch_size=8, log_every=5, ckpt_every=5, progress=False,
                                   device="cpu", out_dir=str(tmp_path)))
@@ -137,13 +111,6 @@ def test_time_budget_and_stop_request():
     assert trainer.history["step"][-1] == 3  # the partial window was logged
 
 
-def test_wgan_gp_steps_run_and_report_raw_scores():
-    trainer = make_trainer(steps=3, steps_fn=wgan_gp_steps, n_critic=2)
-    trainer.fit()
-    assert trainer.D_probabilities is False
-    assert {"W_estimate", "gp"} <= set(trainer.history)
-
-
 def test_sample_fixed_is_repeatable_and_leaves_training_rng_alone():
     trainer = make_trainer()
     state = torch.get_rng_state()
@@ -153,29 +120,13 @@ def test_sample_fixed_is_repeatable_and_leaves_training_rng_alone():
     assert trainer.G.training  # eval mode was only for sampling
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(steps=0), "steps"), (dict(batch_size=-1), "batch_size"), (dict(lr_G=0.0), "lr_G"),
-    (dict(betas=(0.5, 1.5)), "betas"), (dict(minutes=-1), "minutes"), (dict(amp="fp8"), "amp"),
-    (dict(resume=True), "out_dir"), (dict(n_critic=2.5), "n_critic"),
-])
-def test_config_is_validated_on_creation(bad, match):
-    with pytest.raises(ValueError, match=match):
-        TrainConfig(**bad)
-
-
-def test_config_from_dict_rejects_unknown_keys():
-    assert TrainConfig.from_dict({"steps": 5}).steps == 5
-    with pytest.raises(ValueError, match="unknown TrainConfig keys"):
-        TrainConfig.from_dict({"step": 5})
-
-
 def test_resume_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         make_trainer(tmp_path, resume=True)
     make_trainer(tmp_path, steps=3).fit()
     seed_everything(0)
     with pytest.raises(ValueError, match="batch_size=8"):
-        Trainer(nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4),
+        Trainer(DCGANGenerator(8, (1, 28, 28), base=4), DCGANDiscriminator((1, 28, 28), base=4),
                 *bce_steps(), tiny_data(), TrainConfig(batch_size=16, out_dir=str(tmp_path), resume=True,
                                                        progress=False, device="cpu"))
 
@@ -188,15 +139,7 @@ def test_step_must_return_its_loss():
         trainer.fit()
 
 
-def test_history_csv_merges_metric_columns(tmp_path):
-    history = {"step": [10, 20], "loss_D": [1.0, 0.5], "fid": [30.0], "fid_step": [20]}
-    write_history_csv(history, tmp_path / "h.csv")
-    rows = list(csv.DictReader(open(tmp_path / "h.csv")))
-    assert rows == [{"step": "10", "loss_D": "1.0", "fid": ""}, {"step": "20", "loss_D": "0.5", "fid": "30.0"}]
-
-
 def test_progress_follows_steps_or_the_time_budget_whichever_is_further():
-    from ganhelpers.train import UNLIMITED
     seen = []
 
     class Record(Callback):
@@ -216,20 +159,20 @@ def test_progress_follows_steps_or_the_time_budget_whichever_is_further():
 
 # ----------------------------------------------------------------------------- the GPU path, shown on a CPU
 # Each of these failed before its fix. CUDA cannot run here, so the same code paths run through CPU autocast
-# with a real (CPU) GradScaler, or with the device capability patched.
+# with a real (CPU) GradScaler (the autocast dtype chosen per GPU is tested in test_config.py).
 
 @pytest.fixture
 def cpu_fp16(monkeypatch):
     """Make the Trainer run fp16 autocast with an enabled GradScaler on the CPU, as it does on a T4."""
-    monkeypatch.setattr("ganhelpers.train._amp_dtype", lambda amp, device: torch.float16)
+    monkeypatch.setattr("ganhelpers.core.trainer.amp_dtype", lambda amp, device: torch.float16)
 
 
 def test_fp16_wgan_gp_survives_the_first_scaled_step(cpu_fp16):
     # the scaler's first scale (65536) times the penalty's gradient of a summed fp16 critic output was inf:
     # the loop then stopped with NonFiniteLoss at step 1 (the penalty now runs in fp32)
     seed_everything(0)
-    G = nets.DCGANGenerator(8, (1, 28, 28), base=4)
-    D = nets.DCGANDiscriminator((1, 28, 28), base=4, norm="layer")
+    G = DCGANGenerator(8, (1, 28, 28), base=4)
+    D = DCGANDiscriminator((1, 28, 28), base=4, norm="layer")
     config = TrainConfig(steps=4, batch_size=8, n_critic=2, log_every=1, progress=False, device="cpu", amp="fp16")
     trainer = Trainer(G, D, *wgan_gp_steps(), tiny_data(), config)
     assert trainer.scaler_D.is_enabled() and trainer.scaler_D.get_scale() == 2.0**16
@@ -243,8 +186,6 @@ def test_fp16_wgan_gp_survives_the_first_scaled_step(cpu_fp16):
 
 def test_fp16_l1_only_pix2pix_does_not_step_an_optimizer_without_gradients(cpu_fp16):
     # pix2pix-l1's D loss is a constant: GradScaler.step raised "No inf checks were recorded for this optimizer"
-    from ganhelpers.pix2pix import PairSampler, make_pairs, pix2pix_steps
-    from ganhelpers.pix2pix_nets import PatchDiscriminator, UNetGenerator
     seed_everything(0)
     pairs = make_pairs(tiny_data(32), "edges")
     G, D = UNetGenerator(1, (1, 28, 28), base=4), PatchDiscriminator(1, (1, 28, 28), base=4)
@@ -255,33 +196,9 @@ def test_fp16_l1_only_pix2pix_does_not_step_an_optimizer_without_gradients(cpu_f
     assert all(torch.equal(a, b) for a, b in zip(D_before, D.parameters()))
 
 
-@pytest.mark.parametrize("capability, amp, expected", [
-    ((7, 5), "auto", torch.float16),   # a T4: is_bf16_supported() says True (emulation), fp16 is right
-    ((8, 0), "auto", torch.bfloat16),  # an A100
-    ((9, 0), "auto", torch.bfloat16),  # an H100 / H200
-    ((7, 5), "fp16", torch.float16),
-    ((8, 9), "bf16", torch.bfloat16),  # an L4
-    ((7, 5), "off", None),
-])
-def test_amp_auto_picks_fp16_on_a_t4(monkeypatch, capability, amp, expected):
-    from ganhelpers.train import _amp_dtype
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: capability)
-    assert _amp_dtype(amp, torch.device("cuda")) == expected
-    assert _amp_dtype(amp, torch.device("cpu")) is None  # autocast only on CUDA
-
-
-def test_bf16_on_a_t4_is_refused_with_what_to_do(monkeypatch):
-    from ganhelpers.train import _amp_dtype
-    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (7, 5))
-    with pytest.raises(ValueError, match="no native bf16: use amp='fp16' or amp='auto'"):
-        _amp_dtype("bf16", torch.device("cuda"))
-
-
 def test_logged_values_live_on_the_trainers_device():
     # a Python number logged by a step became a CPU tensor, which torch.stack refused beside CUDA losses at the
     # first history row (notebook 03, dcgan-improved). "meta" stands in for a device that is not the CPU.
-    from ganhelpers.train import _log_values
     meta = torch.device("meta")
     logs = _log_values({"loss_D": torch.ones((), device=meta), "noise_std": 0.1, "count": 3,
                         "on_cpu": torch.tensor([0.5])}, meta)
@@ -300,7 +217,7 @@ def test_python_numbers_and_occasional_keys_are_logged(tmp_path):
             out["sometimes"] = torch.tensor(1.0)  # a key not every step logs
         return out
     seed_everything(0)
-    G, D = nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4)
+    G, D = DCGANGenerator(8, (1, 28, 28), base=4), DCGANDiscriminator((1, 28, 28), base=4)
     config = TrainConfig(steps=4, batch_size=8, log_every=4, progress=False, device="cpu")
     history = Trainer(G, D, d_step, bce_steps(reuse_fake=False)[1], tiny_data(), config).fit()
     assert history["noise_std"] == [0.25] and history["sometimes"] == [1.0]
@@ -315,7 +232,7 @@ def test_every_critic_update_is_checked_for_nan():
         loss = D(real, labels).mean()
         return {"loss_D": loss, "probe": torch.tensor(float("nan")) if len(calls) == 1 else loss.detach()}
     seed_everything(0)
-    G, D = nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4)
+    G, D = DCGANGenerator(8, (1, 28, 28), base=4), DCGANDiscriminator((1, 28, 28), base=4)
     config = TrainConfig(steps=2, batch_size=8, n_critic=3, log_every=1, progress=False, device="cpu")
     trainer = Trainer(G, D, d_step, bce_steps(reuse_fake=False)[1], tiny_data(), config)
     with pytest.raises(NonFiniteLoss, match="probe became NaN/inf at step 1"):
@@ -354,40 +271,10 @@ def test_D_is_unfrozen_even_when_g_step_raises():
 
 
 def test_a_ready_sampler_must_match_the_device_and_batch_size():
-    from ganhelpers.data import BatchSampler
     seed_everything(0)
-    G, D = nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4)
+    G, D = DCGANGenerator(8, (1, 28, 28), base=4), DCGANDiscriminator((1, 28, 28), base=4)
     config = TrainConfig(steps=1, batch_size=8, progress=False, device="cpu")
     with pytest.raises(ValueError, match="batches of 16 but TrainConfig.batch_size is 8"):
         Trainer(G, D, *bce_steps(), BatchSampler(tiny_data(), 16), config)
     with pytest.raises(ValueError, match="holds its data on meta but training runs on cpu"):
         Trainer(G, D, *bce_steps(), BatchSampler(tiny_data(), 8, device="meta"), config)
-
-
-def test_killed_and_resumed_run_with_ema_and_metric_is_bit_identical(tmp_path):
-    # EMA kept its average in a second file written after the checkpoint, and the metric measured at a checkpoint
-    # step was missing from it: a resumed run had another G_ema and another history than an uninterrupted one
-    from ganhelpers.metrics import MetricCallback
-    from ganhelpers.sagan import EMA
-
-    def metric(G):
-        return {"w": float(sum(p.double().sum() for p in G.parameters()))}
-
-    def callbacks():
-        return [EMA(decay=0.8), MetricCallback(metric, every=3, name="w", verbose=False)]
-    straight_cbs = callbacks()
-    straight = make_trainer(tmp_path / "a", callbacks=straight_cbs, ckpt_every=6)
-    straight.fit()
-    crashed = make_trainer(tmp_path / "b", callbacks=[*callbacks(), CrashAt(8)], ckpt_every=6)
-    with pytest.raises(Crash):
-        crashed.fit()
-    torch.manual_seed(1234)
-    resumed_cbs = callbacks()
-    resumed = make_trainer(tmp_path / "b", callbacks=resumed_cbs, ckpt_every=6, resume=True)
-    resumed.fit()
-    for (k, a), (_, b) in zip(weights(straight).items(), weights(resumed).items()):
-        assert torch.equal(a, b), k
-    for (k, a), b in zip(straight_cbs[0].G_ema.state_dict().items(), resumed_cbs[0].G_ema.state_dict().values()):
-        assert torch.equal(a, b), f"G_ema.{k}"
-    assert resumed.history == straight.history  # the metric measured at step 6 is in the step-6 checkpoint
-    assert resumed.history["w_step"] == [3, 6, 9, 12]

@@ -5,8 +5,9 @@
     python tests/gpu/check_models.py --datasets shapes --precisions auto --channels-last on --json rows.jsonl
 
 Each combination builds G and D the way the CLI (`python -m ganhelpers train`) does: the model's own
-`build`, `steps` and `defaults`, and for the paired models (pix2pix) a `PairSampler` over
-`pix2pix.make_pairs(data)` with the fixed grid from held-out pairs. It trains `--steps` G steps
+`build` (with its `z_dim`), `steps` and `defaults`, and its task's sampler (for the paired models, pix2pix, a
+`PairSampler` over `data.pairs.make_pairs(data)`) with the fixed grid the task picks (held-out pairs for
+pix2pix). It trains `--steps` G steps
 (log_every 2) and passes when:
 - the Trainer runs in the asked precision (its autocast dtype) and layout (NHWC weights on CUDA);
 - it ran every step, logged a history row every log_every steps, and every logged value is finite;
@@ -34,7 +35,6 @@ import torch  # noqa: E402
 
 PRECISION = {"off": "fp32", "fp16": "fp16", "bf16": "bf16"}
 DTYPE = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}
-Z_DIM = 100  # the CLI's
 
 
 def available_precisions(device: torch.device) -> list[str]:
@@ -63,20 +63,20 @@ def combinations(device: torch.device, precisions=None, channels_last="both") ->
     return [(amp, cl) for amp in amps for cl in layouts]
 
 
-_PAIRS: dict = {}  # (dataset, size, seed) -> (training pairs, held-out pairs): made once, not per combination
+_FIXED: dict = {}  # (task kind, dataset, seed) -> the callbacks that set the fixed inputs: made once per task
 
 
-def training_source(model: str, data, batch_size: int, device: torch.device, seed: int = 0):
-    """What the CLI's `train` feeds the Trainer: the dataset itself, or for the paired models a
-    PairSampler over make_pairs(data) plus the held-out pairs its fixed grid shows."""
-    from ganhelpers import pix2pix
-    if model in pix2pix.MODEL_NAMES:
-        key = (data.name, len(data), seed)
-        if key not in _PAIRS:
-            _PAIRS[key] = (pix2pix.make_pairs(data), pix2pix.heldout_pairs(data.name, seed, n=64))
-        pairs, test_pairs = _PAIRS[key]
-        return pix2pix.PairSampler(pairs, batch_size, device, seed), test_pairs
-    return data, None
+def training_source(spec, data, batch_size: int, device: torch.device, seed: int = 0):
+    """What the CLI's `train` feeds the Trainer, asked of the model's task: its sampler (the dataset's batches,
+    or for a paired model a PairSampler over make_pairs(data)) and the task's callbacks that choose what the
+    fixed grid shows (held-out conditions for a paired model; none for a noise model). The callbacks that
+    write pictures to a run folder are left out."""
+    from ganhelpers.core import FixedInputs
+    key = (spec.task.kind, data.name, seed)
+    if key not in _FIXED:
+        _FIXED[key] = [cb for cb in spec.task.callbacks(Path("unused"), data.name, seed, every=10**9)
+                       if isinstance(cb, FixedInputs)]
+    return spec.task.sampler(data, batch_size, device, seed), _FIXED[key]
 
 
 def _snapshot(net) -> list[torch.Tensor]:
@@ -86,30 +86,27 @@ def _snapshot(net) -> list[torch.Tensor]:
 def check_one(model: str, data, amp: str, channels_last: bool, device: torch.device, steps: int = 6,
               batch_size: int = 64, log_every: int = 2, seed: int = 0) -> dict:
     """Train one combination; a row dict with result PASS, FAIL or SKIP."""
-    from ganhelpers import pix2pix
+    from ganhelpers.core import TrainConfig, Trainer, seed_everything
     from ganhelpers.models import MODELS
-    from ganhelpers.train import TrainConfig, Trainer
-    from ganhelpers.utils import seed_everything
     row = {"section": "models", "model": model, "dataset": data.name, "precision": PRECISION[amp],
            "channels_last": channels_last and device.type == "cuda", "steps": 0, "seconds": None,
            "loss_D": None, "loss_G": None, "result": "FAIL", "note": ""}
     spec = MODELS[model]
-    problem = spec.check(tuple(data.img_shape))
+    problem = spec.check(tuple(data.img_shape), data.n_classes)
     if problem:
         row.update(result="SKIP", note=problem)
         return row
     trainer = G = D = None
     try:
         seed_everything(seed)
-        G, D = spec.build(data.img_shape, data.n_classes, Z_DIM)
+        G, D = spec.build(data.img_shape, data.n_classes, spec.z_dim)
         d_step, g_step = spec.steps()
         config = TrainConfig(**{**spec.defaults, "steps": steps, "batch_size": batch_size, "seed": seed,
                                 "device": str(device), "log_every": log_every, "amp": amp,
                                 "channels_last": channels_last, "progress": False})
-        source, test_pairs = training_source(model, data, batch_size, device, seed)
-        trainer = Trainer(G, D, d_step, g_step, source, config, meta={"model": model, "dataset": data.name})
-        if model in pix2pix.MODEL_NAMES:
-            pix2pix.use_fixed_pairs(trainer, test_pairs)
+        source, callbacks = training_source(spec, data, batch_size, device, seed)
+        trainer = Trainer(G, D, d_step, g_step, source, config, callbacks=callbacks,
+                          meta={"model": model, "dataset": data.name})
         problems = []
         if trainer.amp_dtype != DTYPE[amp]:
             problems.append(f"autocast dtype {trainer.amp_dtype}, asked amp={amp!r}")

@@ -1,15 +1,12 @@
-"""Conditional GANs: shapes, labels that matter, finite steps, the registry and class-by-row sampling."""
-import numpy as np
+"""Conditional GANs: shapes, labels that matter, finite steps and the registry entries cgan and acgan."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from ganhelpers import conditional, losses
-from ganhelpers.__main__ import main
-from ganhelpers.conditional import (ACGANDiscriminator, ConditionalCritic, ConditionalGenerator, acgan_steps,
-                                    class_report, mean_pairwise_distance)
-from ganhelpers.models import MODELS
-from ganhelpers.steps import wgan_gp_steps
+from ganhelpers.models import MODELS, conditional
+from ganhelpers.models.conditional import ACGANDiscriminator, ConditionalCritic, ConditionalGenerator, acgan_steps
+from ganhelpers.models.steps import wgan_gp_steps
+from ganhelpers.nn import losses
 
 SHAPES = [(1, 28, 28), (3, 32, 32)]
 ids = lambda s: "x".join(map(str, s))  # noqa: E731
@@ -83,7 +80,7 @@ def test_a_conditional_generator_needs_two_classes():
 
 
 class FakeTrainer:
-    scaler, D_probabilities, step = None, True, 0
+    scaler, step = None, 0
 
     class config:
         steps = 1
@@ -132,59 +129,12 @@ def test_registry_entries_are_conditional_and_pass_check():
     for name in ("cgan", "acgan"):
         spec = MODELS[name]
         assert spec.conditional and spec.name == name and spec.about
-        assert spec.check((1, 28, 28)) is None and spec.check((3, 32, 32)) is None
-        assert "2-D points" in spec.check((2,))
+        assert spec.check((1, 28, 28), 10) is None and spec.check((3, 32, 32), 10) is None
+        assert "2-D points" in spec.check((2,), 8)
+        assert "needs a dataset with classes" in spec.check((1, 28, 28), 0)  # refused before any build
         G, D = spec.build((1, 28, 28), 10, 100)
         assert G.n_classes == 10 and G.z_dim == 100
         with pytest.raises(ValueError, match="labelled"):
             spec.build((1, 28, 28), 0, 100)
     assert MODELS["cgan"].defaults["n_critic"] >= 1
-    assert MODELS["acgan"].steps.keywords == {"fake_class_loss": False}  # the CLI's variant (see models.py)
-
-
-def test_mean_pairwise_distance_known_answers():
-    assert mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
-    assert mean_pairwise_distance(torch.ones(5, 3)) == 0.0
-    with pytest.raises(ValueError):
-        mean_pairwise_distance(torch.ones(1, 3))
-
-
-class ReplayGenerator(torch.nn.Module):
-    """A 'generator' that returns real test digits of the requested class (or always the same one)."""
-
-    def __init__(self, collapse=False):
-        super().__init__()
-        from ganhelpers.data import load_dataset, to_float
-        test = load_dataset("mnist-5k", "test")
-        self.z_dim, self.n_classes, self.collapse = 4, 10, collapse
-        self.by_class = [to_float(test.images[test.labels == k]) for k in range(10)]
-        self.dummy = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, z, labels):
-        out = [self.by_class[int(k)][0 if self.collapse else i % len(self.by_class[int(k)])]
-               for i, k in enumerate(labels)]
-        return torch.stack(out)
-
-
-def test_class_report_on_real_and_collapsed_digits():
-    real = class_report(ReplayGenerator(), n_per_class=40)
-    collapsed = class_report(ReplayGenerator(collapse=True), n_per_class=40)
-    assert len(real["accuracy"]) == 10 and real["mean_accuracy"] > 0.9  # the judge knows real digits
-    assert 0.7 < real["mean_diversity_ratio"] < 1.3  # held-out digits are about as varied as train ones
-    assert collapsed["mean_diversity_ratio"] == 0.0  # one image per class: no diversity at all
-    assert 0 <= collapsed["mean_confidence"] <= 1
-
-
-def test_cli_trains_and_samples_class_by_row(tmp_path):
-    run = tmp_path / "run"
-    assert main(["train", "cgan", "--dataset", "mnist-5k", "--steps", "2", "--batch-size", "8", "--out", str(run),
-                 "--device", "cpu", "--ckpt-every", "2", "--sample-every", "2"]) == 0
-    assert main(["sample", str(run), "--labels", "all", "--n", "25", "--out", str(tmp_path / "all.npz")]) == 0
-    labels = np.load(tmp_path / "all.npz")["labels"]
-    assert labels.tolist() == [k for k in range(10) for _ in range(3)]  # ceil(25 / 10) = 3 per class, in rows
-    assert main(["sample", str(run), "--labels", "all", "--out", str(tmp_path / "all.png")]) == 0
-    assert (tmp_path / "all.png").read_bytes()[:4] == b"\x89PNG"
-    assert main(["sample", str(run), "--labels", "3", "--n", "5", "--out", str(tmp_path / "three.npz")]) == 0
-    assert np.load(tmp_path / "three.npz")["labels"].tolist() == [3] * 5
-    with pytest.raises(SystemExit):
-        main(["sample", str(run), "--labels", "10", "--out", str(tmp_path / "x.png")])
+    assert MODELS["acgan"].steps.keywords == {"fake_class_loss": False}  # the CLI's variant (see models/conditional.py)

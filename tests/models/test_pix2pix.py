@@ -1,17 +1,17 @@
-"""Pix2Pix: deterministic pairs, generator and PatchGAN shapes, receptive field, steps, training, CLI."""
+"""Pix2Pix: generator and PatchGAN shapes, receptive field, steps, training through the generic trainer and
+the registry entries (paired models)."""
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from ganhelpers import pix2pix
-from ganhelpers.__main__ import main
-from ganhelpers.data import ImageSet, load_dataset, make_mixture, make_shapes, to_float
+from ganhelpers.core import FixedInputs, TrainConfig, Trainer, seed_everything
+from ganhelpers.data import PairSampler, make_pairs, to_float
 from ganhelpers.models import MODELS
-from ganhelpers.pix2pix import (PairSampler, PatchDiscriminator, UNet3PlusGenerator, UNetGenerator, greyscale,
-                                heldout_scores, make_pairs, pix2pix_steps, receptive_field, sobel_edges)
-from ganhelpers.train import TrainConfig, Trainer
-from ganhelpers.utils import seed_everything
+from ganhelpers.models.pix2pix import (PatchDiscriminator, UNet3PlusGenerator, UNetGenerator, build, pix2pix_steps,
+                                       receptive_field)
+from ganhelpers.models.tasks import PAIRED
+from tests.helpers import tiny_data
 
 SHAPES = [(1, 28, 28), (3, 32, 32)]
 GENERATORS = {"unet": lambda c, s: UNetGenerator(c, s, base=8),
@@ -19,62 +19,8 @@ GENERATORS = {"unet": lambda c, s: UNetGenerator(c, s, base=8),
               "unet3+": lambda c, s: UNet3PlusGenerator(c, s, base=8)}
 
 
-def tiny_pairs(shape, n=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    data = ImageSet(torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=g), torch.arange(n) % 10,
-                    [str(k) for k in range(10)], "tiny")
-    return make_pairs(data)
-
-
-# ---- pairs ----------------------------------------------------------------------------------------
-
-def test_pairs_are_deterministic_and_match_their_task():
-    digits = load_dataset("mnist-5k", "test", n=64)
-    a, b = make_pairs(digits), make_pairs(load_dataset("mnist-5k", "test", n=64))
-    assert a.task == "edges" and torch.equal(a.conditions, b.conditions) and torch.equal(a.images, b.images)
-    assert a.conditions.shape == (64, 1, 28, 28) and set(a.conditions.unique().tolist()) == {0, 255}
-    # edges trace the digit: on, or next to, its ink, never far out in the black background
-    ink = torch.nn.functional.max_pool2d(digits.images.float(), 3, 1, 1) > 0
-    assert (a.conditions > 0).logical_and(~ink).sum() == 0 and (a.conditions > 0).float().mean() > 0.05
-    colour = make_pairs(make_shapes(32, seed=3))
-    again = make_pairs(make_shapes(32, seed=3))
-    assert colour.task == "grey" and colour.conditions.shape == (32, 1, 32, 32)
-    assert torch.equal(colour.conditions, again.conditions)
-    pixel = torch.tensor([200, 100, 50], dtype=torch.uint8).view(1, 3, 1, 1)
-    assert greyscale(pixel).item() == round(0.299 * 200 + 0.587 * 100 + 0.114 * 50)
-
-
-def test_sobel_edges_of_a_square_are_its_outline():
-    square = torch.zeros(1, 1, 12, 12, dtype=torch.uint8)
-    square[..., 3:9, 3:9] = 255
-    edges = sobel_edges(square)[0, 0] > 0
-    assert edges[3, 5] and edges[2, 5] and not edges[5, 5] and not edges[0, 0]  # border yes, centre and far no
-
-
-def test_bad_pair_requests_fail_clearly():
-    with pytest.raises(ValueError, match="2-D points"):
-        make_pairs(make_mixture("ring8", n=10))
-    with pytest.raises(ValueError, match="use 'edges'"):
-        make_pairs(load_dataset("mnist-5k", "test", n=4), task="grey")
-    with pytest.raises(ValueError, match="unknown task"):
-        make_pairs(load_dataset("mnist-5k", "test", n=4), task="depth")
-    with pytest.raises(ValueError, match="PairSet"):
-        PairSampler(load_dataset("mnist-5k", "test", n=4), 2)
-
-
-def test_pair_sampler_gives_target_and_its_condition_and_resumes():
-    pairs = tiny_pairs((3, 32, 32), n=20)
-    sampler = PairSampler(pairs, 4, seed=1)
-    target, condition = sampler.next()
-    assert target.shape == (4, 3, 32, 32) and condition.shape == (4, 1, 32, 32)
-    assert target.min() >= -1 and target.max() <= 1
-    back = ((target + 1) * 127.5).round().to(torch.uint8)
-    assert torch.equal(to_float(greyscale(back)), condition)  # each condition belongs to its own target
-    state = sampler.state_dict()
-    expected = sampler.next()
-    other = PairSampler(pairs, 4, seed=99)
-    other.load_state_dict(state)
-    assert all(torch.equal(a, b) for a, b in zip(other.next(), expected))
+def tiny_pairs(shape, n=16):
+    return make_pairs(tiny_data(n, shape))
 
 
 # ---- networks -------------------------------------------------------------------------------------
@@ -187,8 +133,7 @@ def test_trains_through_the_generic_trainer(adversarial):
     G, D = UNetGenerator(1, (1, 28, 28), base=8), PatchDiscriminator(1, (1, 28, 28), base=8)
     config = TrainConfig(steps=3, batch_size=8, log_every=1, progress=False, device="cpu", n_critic=2)
     trainer = Trainer(G, D, *pix2pix_steps(adversarial=adversarial, instance_noise=0.1), PairSampler(pairs, 8),
-                      config)
-    pix2pix.use_fixed_pairs(trainer, pairs, n=6)
+                      config, callbacks=[FixedInputs(to_float(pairs.conditions[:6]))])
     G_before, D_before = [p.detach().clone() for p in G.parameters()], [p.detach().clone() for p in D.parameters()]
     history = trainer.fit()
     assert history["step"] == [1, 2, 3] and all(np.isfinite(history["l1"]))
@@ -200,50 +145,15 @@ def test_trains_through_the_generic_trainer(adversarial):
     assert trainer.sample_fixed().shape == (6, 1, 28, 28)
 
 
-def test_heldout_scores_measure_l1_and_blur():
-    pairs = make_pairs(load_dataset("mnist-5k", "test", n=50))
+# ---- registry ------------------------------------------------------------------------------------
 
-    class Constant(nn.Module):  # a "generator" that always answers the same image
-        def __init__(self, image):
-            super().__init__()
-            self.image = nn.Parameter(image)
-
-        def forward(self, condition):
-            return self.image.expand(condition.size(0), -1, -1, -1)
-
-    targets = to_float(pairs.images)
-    blank = heldout_scores(Constant(-torch.ones(1, 1, 28, 28)), pairs, judge=False)
-    assert blank["l1"] == pytest.approx((targets + 1).abs().mean().item(), rel=1e-5) and blank["hf_ratio"] == 0
-    mean_image = heldout_scores(Constant(targets.mean(0, keepdim=True)), pairs, judge=False)
-    assert mean_image["hf_ratio"] < 0.5  # the average digit is a blur
-    assert "saturation_ratio" not in blank  # only for colour images
-    shapes = make_pairs(make_shapes(20, seed=1))
-    grey = heldout_scores(Constant(torch.zeros(1, 3, 32, 32)), shapes, judge=False)
-    assert grey["saturation_ratio"] == 0  # a grey answer has no colour at all
-    one = make_pairs(ImageSet(shapes.images[:1], shapes.labels[:1], shapes.classes, "one"))
-    perfect = heldout_scores(Constant(to_float(one.images)), one, judge=False)
-    assert perfect["l1"] == 0 and perfect["hf_ratio"] == perfect["saturation_ratio"] == pytest.approx(1)
-
-
-# ---- registry and command line --------------------------------------------------------------------
-
-def test_registry_and_command_line_round_trip(tmp_path, capsys):
-    assert {"pix2pix", "pix2pix-l1"} <= set(MODELS) and set(pix2pix.MODEL_NAMES) <= set(MODELS)
-    run = tmp_path / "run"
-    assert main(["train", "pix2pix", "--dataset", "mnist-5k", "--steps", "2", "--batch-size", "8",
-                 "--out", str(run), "--device", "cpu", "--sample-every", "1"]) == 0
-    assert (run / "samples" / "step_000002.png").is_file() and (run / "checkpoint.pt").is_file()
-    assert main(["train", "pix2pix", "--dataset", "mnist-5k", "--steps", "3", "--batch-size", "8",
-                 "--out", str(run), "--device", "cpu", "--resume"]) == 0  # the PairSampler's state resumes
-    assert (run / "samples" / "step_000003.png").is_file()
-    assert main(["sample", str(run), "--n", "6", "--out", str(tmp_path / "t.png")]) == 0
-    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
-    assert main(["sample", str(run), "--n", "6", "--out", str(tmp_path / "t.npz")]) == 0
-    arrays = np.load(tmp_path / "t.npz")
-    assert arrays["inputs"].shape == arrays["outputs"].shape == arrays["targets"].shape == (6, 1, 28, 28)
-    capsys.readouterr()
-    assert main(["evaluate", str(run), "--metric", "l1", "--n", "40"]) == 0
-    out = capsys.readouterr().out
-    assert "l1" in out and "40 held-out mnist-5k test pairs" in out
-    with pytest.raises(SystemExit):
-        main(["evaluate", str(run), "--metric", "fid"])
+def test_registry_entries_are_paired_models():
+    for name in ("pix2pix", "pix2pix-l1"):
+        spec = MODELS[name]
+        assert spec.task is PAIRED and spec.z_dim == 0 and spec.build is build and not spec.conditional
+        assert spec.check((1, 28, 28), 0) is None and spec.check((3, 32, 32), 10) is None  # classes unused
+        G, D = spec.build((3, 32, 32), 10, 100)  # n_classes and z_dim are ignored: no classes, no noise
+        assert isinstance(G, UNetGenerator) and isinstance(D, PatchDiscriminator)
+        assert G.in_channels == 1 and G.z_dim == 0 and G.n_classes == 0
+    assert MODELS["pix2pix-l1"].steps.keywords == {"adversarial": False}
+    assert build((1, 28, 28), base=8)[0].encoder.widths[0] == 8  # the searchable width

@@ -1,9 +1,10 @@
+"""The losses: known answers of BCE, Wasserstein and hinge, one-sided smoothing and the per-sample gradient penalty."""
 import math
 
 import pytest
 import torch
 
-from ganhelpers import losses as L
+from ganhelpers.nn import losses as L
 
 
 def test_bce_known_answers():

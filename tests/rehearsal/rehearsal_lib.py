@@ -146,7 +146,7 @@ def make_inception_weights(torch_home: Path, seed: int = 0) -> Path:
 
     The network is built as pytorch_fid.inception.fid_inception_v3 builds it (torchvision's
     Inception-v3 with 1008 classes, no aux logits, and the nine FID blocks) but the URL is never
-    loaded. Convolutions and the fc layer get He init (as ganhelpers.judges' "random" Inception), so
+    loaded. Convolutions and the fc layer get He init (as ganhelpers.eval.extractors' "random" Inception), so
     activations survive the 40+ layers and features depend on the image.
     """
     import torch

@@ -134,7 +134,7 @@ def test_ganhelpers_loads_cifar10_standin(standins, site_dir):
 def test_ganhelpers_cifar10_through_GANHELPERS_DATA(standins, site_dir):
     """The notebooks pass no root: DATA_DIR comes from GANHELPERS_DATA."""
     code = """
-        from ganhelpers.data import DATA_DIR, load_dataset
+        from ganhelpers.data.datasets import DATA_DIR, load_dataset
         print(DATA_DIR, len(load_dataset("cifar10", "test")))
     """
     proc = _python(code, {"PYTHONPATH": str(site_dir), "GANHELPERS_DATA": str(standins.data_dir)})
@@ -168,7 +168,8 @@ def test_torchvision_mnist_loads_the_standin(standins):
 
 def test_ganhelpers_loads_mnist_standin(standins, monkeypatch):
     from ganhelpers import data
-    monkeypatch.setattr(data, "_reachable", lambda *a, **k: pytest.fail("tried the network"))
+    from ganhelpers.data import datasets
+    monkeypatch.setattr(datasets, "reachable", lambda *a, **k: pytest.fail("tried the network"))
     for split, n in (("train", 4000), ("test", 1000)):
         d = data.load_dataset("mnist", split, root=standins.data_dir)
         assert (len(d), d.img_shape, d.n_classes) == (n, (1, 28, 28), 10)
@@ -177,19 +178,21 @@ def test_ganhelpers_loads_mnist_standin(standins, monkeypatch):
 
 def test_inception_weights_standin_is_where_torch_hub_looks(standins, monkeypatch):
     from pytorch_fid.inception import FID_WEIGHTS_URL
-    from ganhelpers import judges
-    assert judges.FID_WEIGHTS_URL == FID_WEIGHTS_URL
+    from ganhelpers.eval import extractors
+    assert extractors.FID_WEIGHTS_URL == FID_WEIGHTS_URL
     monkeypatch.setenv("TORCH_HOME", str(standins.torch_home))  # torch.hub.get_dir reads it on every call
-    assert judges.inception_weights_path() == standins.inception_weights
+    assert extractors.inception_weights_path() == standins.inception_weights
     state = torch.hub.load_state_dict_from_url(FID_WEIGHTS_URL, progress=False)  # the cache, no download
     assert "fc.weight" in state and state["fc.weight"].shape == (1008, 2048)
 
 
 def test_inception_extractor_loads_the_standin_weights(standins, monkeypatch):
-    from ganhelpers import data, judges
+    from ganhelpers import data
+    from ganhelpers.data import datasets
+    from ganhelpers.eval import extractors
     monkeypatch.setenv("TORCH_HOME", str(standins.torch_home))
-    monkeypatch.setattr(data, "_reachable", lambda *a, **k: pytest.fail("tried the network"))
-    extractor = judges.InceptionExtractor(device="cpu", weights="fid")  # pytorch-fid's loader, strict
+    monkeypatch.setattr(datasets, "reachable", lambda *a, **k: pytest.fail("tried the network"))
+    extractor = extractors.InceptionExtractor(device="cpu", weights="fid")  # pytorch-fid's loader, strict
     state = torch.load(standins.inception_weights, weights_only=True)
     assert torch.equal(extractor.fc_weight, state["fc.weight"])
     assert extractor.tag == "inception-fid"

@@ -1,3 +1,4 @@
+"""Training animations from a run's sample grids: frames in step order, a GIF and a notebook animation."""
 import matplotlib
 
 matplotlib.use("Agg")  # no display in tests, whatever the environment says
@@ -6,7 +7,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from ganhelpers import animation, plot  # noqa: E402
+from ganhelpers.viz import animation, plot  # noqa: E402
 
 
 def make_run(tmp_path, steps=(10, 2, 100, 30)):

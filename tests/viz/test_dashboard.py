@@ -1,3 +1,5 @@
+"""The live dashboard: widgets updated in place, the Stop button (also while a kernel is busy), static mode's
+figures and lines, the status line, and the real trainer driving it."""
 import json
 import os
 import sys
@@ -13,23 +15,27 @@ matplotlib.use("Agg")  # no display in tests, whatever the environment says
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from ganhelpers import nets, plot, widgets  # noqa: E402
+from ganhelpers.core import Callback, TrainConfig, Trainer  # noqa: E402
 from ganhelpers.data import ImageSet, make_mixture  # noqa: E402
-from ganhelpers.steps import bce_steps  # noqa: E402
-from ganhelpers.train import Callback, TrainConfig, Trainer  # noqa: E402
-from ganhelpers.widgets import Dashboard  # noqa: E402
+from ganhelpers.models.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from ganhelpers.models.mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
+from ganhelpers.models.steps import bce_steps  # noqa: E402
+from ganhelpers.viz import dashboard, plot  # noqa: E402
+from ganhelpers.viz.dashboard import Dashboard  # noqa: E402
 
 ipywidgets = pytest.importorskip("ipywidgets")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout
 
 
 class FakeTrainer:
-    """The part of `Trainer` a callback sees: history, step, config, D_probabilities, stop, sample_fixed."""
+    """The part of `Trainer` a callback sees: history, step, config, stop, sample_fixed. A critic logs its raw
+    scores as critic_real/critic_fake, a discriminator its probabilities as D_real/D_fake."""
 
-    def __init__(self, steps=100, log_every=10, points=False, probabilities=True):
+    def __init__(self, steps=100, log_every=10, points=False, critic=False):
         self.config = types.SimpleNamespace(steps=steps, log_every=log_every)
-        self.history = {"step": [], "loss_D": [], "loss_G": [], "D_real": [], "D_fake": []}
-        self.step, self.D_probabilities, self.points = 0, probabilities, points
+        self.scores = ("critic_real", "critic_fake") if critic else ("D_real", "D_fake")
+        self.history = {"step": [], "loss_D": [], "loss_G": [], **{k: [] for k in self.scores}}
+        self.step, self.points = 0, points
         self.stop_reasons, self.stopped_reason = [], ""
 
     def stop(self, reason="stopped"):
@@ -47,7 +53,7 @@ class FakeTrainer:
             self.step += 1
             if self.step % self.config.log_every == 0:
                 row = {"step": self.step, "loss_D": 1.0 / self.step, "loss_G": 0.5 + self.step / 100,
-                       "D_real": 0.7, "D_fake": 0.3}
+                       self.scores[0]: 0.7, self.scores[1]: 0.3}
                 for k, v in row.items():
                     self.history[k].append(v)
                 callback.on_log(self, row)
@@ -102,22 +108,31 @@ def test_stop_button_asks_the_trainer_to_stop():
 
 
 def test_widgets_mode_with_point_data_and_critic_scores():
-    trainer = FakeTrainer(points=True, probabilities=False)
+    trainer = FakeTrainer(points=True, critic=True)
     dash = Dashboard(mode="widgets")
     dash.on_train_start(trainer)
     trainer.run(dash, until=20)
     assert bytes(dash.samples.value).startswith(b"\x89PNG")
-    assert "D(x) 0.7 " in dash.status.value + " "  # raw scores: no fixed two decimals
+    assert "f(x) 0.7 · f(G(z)) 0.3" in dash.status.value  # raw scores: no fixed two decimals
+    assert "D(x)" not in dash.status.value
 
 
 def test_status_line_includes_extras_and_latest_metrics():
     trainer = FakeTrainer()
     trainer.step = 40
     trainer.history.update({"fid": [80.0, 61.25], "fid_step": [20, 40]})
-    line = widgets.status_line(trainer, {"step": 40, "loss_D": 0.61, "loss_G": 1.9, "D_real": 0.71,
-                                         "D_fake": 0.3, "gp": 0.125})
+    line = dashboard.status_line(trainer, {"step": 40, "loss_D": 0.61, "loss_G": 1.9, "D_real": 0.71,
+                                           "D_fake": 0.3, "gp": 0.125})
     assert line == ("step 40/100 · loss_D 0.61 · loss_G 1.9 · D(x) 0.71 · D(G(z)) 0.30 · gp 0.125"
                     " · fid 61.2 (step 40)")
+
+
+def test_status_line_names_a_critic_s_scores_by_their_keys():
+    trainer = FakeTrainer(critic=True)
+    trainer.step = 10
+    line = dashboard.status_line(trainer, {"step": 10, "loss_D": -1.5, "loss_G": 2.0, "critic_real": 3.25,
+                                           "critic_fake": -2.5, "W_estimate": 5.75})
+    assert line == "step 10/100 · loss_D -1.5 · loss_G 2 · f(x) 3.25 · f(G(z)) -2.5 · W_estimate 5.75"
 
 
 def test_static_mode_without_ipython_prints_status_lines(capsys):
@@ -135,8 +150,8 @@ def test_static_mode_without_ipython_prints_status_lines(capsys):
 
 def test_static_mode_in_ipython_shows_about_five_figures(monkeypatch, capsys):
     shown = []
-    monkeypatch.setattr(widgets, "in_ipython", lambda: True)
-    monkeypatch.setattr(plot, "_display", shown.append)
+    monkeypatch.setattr(dashboard, "in_ipython", lambda: True)
+    monkeypatch.setattr(plot, "display_figure", shown.append)
     trainer, dash = FakeTrainer(steps=300, log_every=10), Dashboard(mode="static")
     dash.on_train_start(trainer)
     trainer.run(dash)
@@ -151,7 +166,7 @@ def test_auto_mode_picks_static_outside_a_kernel_and_widgets_inside(monkeypatch,
     dash.on_train_start(FakeTrainer())
     assert dash.active_mode == "static" and dash.panel is None
 
-    monkeypatch.setattr(widgets, "in_kernel", lambda: True)
+    monkeypatch.setattr(dashboard, "in_kernel", lambda: True)
     dash = Dashboard()
     dash.on_train_start(FakeTrainer())
     assert dash.active_mode == "widgets"
@@ -159,7 +174,7 @@ def test_auto_mode_picks_static_outside_a_kernel_and_widgets_inside(monkeypatch,
 
 def test_without_ipywidgets_auto_falls_back_and_widgets_mode_says_why(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets now raises ImportError
-    monkeypatch.setattr(widgets, "in_kernel", lambda: True)
+    monkeypatch.setattr(dashboard, "in_kernel", lambda: True)
     dash = Dashboard()
     trainer = FakeTrainer()
     dash.on_train_start(trainer)
@@ -179,7 +194,7 @@ def test_bad_arguments_fail_loudly():
 def test_kernel_events_never_raise(monkeypatch):
     import IPython
 
-    events = widgets.KernelEvents()
+    events = dashboard.KernelEvents()
     events.process()  # no IPython at all: nothing to do
     assert events.enabled and events.error is None
 
@@ -202,7 +217,7 @@ def test_with_the_real_trainer_stop_ends_the_run_gracefully():
     g = torch.Generator().manual_seed(0)
     data = ImageSet(torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=g),
                     torch.arange(64) % 10, [str(i) for i in range(10)], "tiny")
-    G, D = nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4)
+    G, D = DCGANGenerator(8, (1, 28, 28), base=4), DCGANDiscriminator((1, 28, 28), base=4)
     dash = Dashboard(mode="widgets")
     config = TrainConfig(steps=50, batch_size=8, log_every=2, progress=False, device="cpu", n_fixed=16)
     trainer = Trainer(G, D, *bce_steps(), data, config, callbacks=[dash, ClickAt(dash, 5)])
@@ -213,8 +228,8 @@ def test_with_the_real_trainer_stop_ends_the_run_gracefully():
 
 def test_with_the_real_trainer_on_points_in_static_mode(capsys):
     data = make_mixture("ring8", n=256)
-    G = nets.MLPGenerator(z_dim=4, img_shape=(2,), hidden=(16,))
-    D = nets.MLPDiscriminator(img_shape=(2,), hidden=(16,))
+    G = MLPGenerator(z_dim=4, img_shape=(2,), hidden=(16,))
+    D = MLPDiscriminator(img_shape=(2,), hidden=(16,))
     config = TrainConfig(steps=20, batch_size=32, log_every=2, progress=False, device="cpu", n_fixed=32)
     Trainer(G, D, *bce_steps(), data, config, callbacks=[Dashboard(mode="static")]).fit()
     out = capsys.readouterr().out
@@ -225,11 +240,11 @@ def test_with_the_real_trainer_on_points_in_static_mode(capsys):
 
 KERNEL_CELL = textwrap.dedent("""
     import torch
-    from ganhelpers import nets
+    from ganhelpers.core import Callback, TrainConfig, Trainer
     from ganhelpers.data import ImageSet
-    from ganhelpers.steps import bce_steps
-    from ganhelpers.train import Callback, TrainConfig, Trainer
-    from ganhelpers.widgets import Dashboard
+    from ganhelpers.models.dcgan import DCGANDiscriminator, DCGANGenerator
+    from ganhelpers.models.steps import bce_steps
+    from ganhelpers.viz.dashboard import Dashboard
 
     class Announce(Callback):
         def on_step_end(self, trainer):
@@ -238,7 +253,7 @@ KERNEL_CELL = textwrap.dedent("""
 
     data = ImageSet(torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8), torch.arange(64) % 10,
                     [str(i) for i in range(10)], "tiny")
-    G, D = nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4)
+    G, D = DCGANGenerator(8, (1, 28, 28), base=4), DCGANDiscriminator((1, 28, 28), base=4)
     dash = Dashboard(every=5)
     config = TrainConfig(steps=100000, batch_size=8, log_every=10, progress=False, device="cpu", n_fixed=16)
     trainer = Trainer(G, D, *bce_steps(), data, config, callbacks=[dash, Announce()])

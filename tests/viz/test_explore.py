@@ -1,3 +1,4 @@
+"""The explorers: latent directions, interpolations and image-to-image pairs, as widgets or static figures."""
 import base64
 import sys
 import types
@@ -10,17 +11,19 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from ganhelpers import explore_base, nets  # noqa: E402
 from ganhelpers.data import to_float  # noqa: E402
-from ganhelpers.explore import InterpolationExplorer, LatentExplorer, PairExplorer  # noqa: E402
-from ganhelpers.latent import generate, sample_z  # noqa: E402
+from ganhelpers.models.dcgan import DCGANGenerator  # noqa: E402
+from ganhelpers.nn.conventions import generate  # noqa: E402
+from ganhelpers.viz import explore  # noqa: E402
+from ganhelpers.viz.explore import InterpolationExplorer, LatentExplorer, PairExplorer  # noqa: E402
+from ganhelpers.viz.latent import sample_z  # noqa: E402
 
 ipywidgets = pytest.importorskip("ipywidgets")
 
 
 def small_G(z_dim=8):
     torch.manual_seed(0)
-    return nets.DCGANGenerator(z_dim, (1, 28, 28), base=4)
+    return DCGANGenerator(z_dim, (1, 28, 28), base=4)
 
 
 class ToyConditional(nn.Module):
@@ -29,7 +32,7 @@ class ToyConditional(nn.Module):
         self.z_dim, self.n_classes, self.img_shape = z_dim, n_classes, (1, 28, 28)
         torch.manual_seed(0)
         self.embed = nn.Embedding(n_classes, z_dim)
-        self.net = nets.DCGANGenerator(z_dim, (1, 28, 28), base=4)
+        self.net = DCGANGenerator(z_dim, (1, 28, 28), base=4)
 
     def forward(self, z, labels=None):
         return self.net(z + 3 * self.embed(labels))
@@ -114,7 +117,7 @@ def test_static_mode_and_auto_outside_a_kernel(monkeypatch):
     monkeypatch.setitem(sys.modules, "IPython.display", types.SimpleNamespace(display=lambda *a, **k: shown.append(a)))
     ex._ipython_display_()
     assert isinstance(shown[0][0], matplotlib.figure.Figure)
-    monkeypatch.setattr(explore_base, "in_kernel", lambda: True)
+    monkeypatch.setattr(explore, "in_kernel", lambda: True)
     assert LatentExplorer(small_G()).active_mode == "widgets"
 
 
@@ -133,7 +136,7 @@ def test_widget_display_carries_a_png_fallback(monkeypatch):
 
 def test_without_ipywidgets(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets now raises ImportError
-    monkeypatch.setattr(explore_base, "in_kernel", lambda: True)
+    monkeypatch.setattr(explore, "in_kernel", lambda: True)
     assert LatentExplorer(small_G()).active_mode == "static"
     with pytest.raises(ImportError, match="pip install ipywidgets"):
         LatentExplorer(small_G(), mode="widgets")
@@ -193,7 +196,7 @@ def test_pair_explorer_shows_input_output_target():
 def test_pair_explorer_accepts_a_pair_set_and_a_dataset():
     conditions = torch.rand(3, 1, 8, 8) * 2 - 1
     targets = torch.rand(3, 1, 8, 8) * 2 - 1
-    pair_set = types.SimpleNamespace(conditions=conditions, images=targets)  # like pix2pix.PairSet
+    pair_set = types.SimpleNamespace(conditions=conditions, images=targets)  # like data.pairs.PairSet
     ex = PairExplorer(nn.Identity(), pair_set, mode="widgets")
     assert torch.equal(ex.rows()[1], conditions)  # identity G: output = input
     dataset = [(conditions[i], targets[i], i) for i in range(3)]

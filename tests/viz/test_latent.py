@@ -1,11 +1,10 @@
+"""Latent-space tools: lerp and slerp, truncation, directions and seeded z."""
 import math
 
 import pytest
 import torch
-from torch import nn
 
-from ganhelpers import nets
-from ganhelpers.latent import generate, latent_directions, lerp, sample_z, slerp, truncate
+from ganhelpers.viz.latent import latent_directions, lerp, sample_z, slerp, truncate
 
 
 def test_slerp_ends_and_the_quarter_circle():
@@ -102,35 +101,3 @@ def test_sample_z_is_seeded_and_leaves_the_global_rng_alone():
     assert torch.equal(a, b) and a.shape == (4, 16) and not torch.equal(a, sample_z(4, 16, seed=8))
     assert (sample_z(64, 16, seed=7, truncation=0.5).abs() <= 0.5).all()
     assert torch.equal(torch.get_rng_state(), state)
-
-
-class ToyConditional(nn.Module):
-    """A conditional G: z plus a per-class offset, then a DCGAN generator."""
-
-    def __init__(self, z_dim=8, n_classes=3):
-        super().__init__()
-        self.z_dim, self.n_classes, self.img_shape = z_dim, n_classes, (1, 28, 28)
-        self.embed = nn.Embedding(n_classes, z_dim)
-        self.net = nets.DCGANGenerator(z_dim, (1, 28, 28), base=4)
-
-    def forward(self, z, labels=None):
-        if labels is None:
-            raise ValueError("labels needed")
-        return self.net(z + self.embed(labels))
-
-
-def test_generate_runs_in_eval_mode_and_restores_training():
-    G = nets.DCGANGenerator(8, (1, 28, 28), base=4).train()
-    z = torch.randn(3, 8)
-    images = generate(G, z)
-    assert images.shape == (3, 1, 28, 28) and images.device.type == "cpu" and G.training
-    assert not images.requires_grad
-    # eval mode: a sample does not depend on the rest of the batch
-    assert torch.allclose(generate(G, z[:1]), images[:1], atol=1e-6)
-    C = ToyConditional()
-    out = generate(C, torch.randn(2, 8), torch.tensor([0, 2]))
-    assert out.shape == (2, 1, 28, 28)
-    with pytest.raises(ValueError, match="conditional"):
-        generate(C, torch.randn(2, 8))
-    with pytest.raises(ValueError, match="z_dim"):
-        generate(nn.Linear(2, 2), torch.randn(2, 2))

@@ -12,14 +12,17 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 
-from ganhelpers import plot  # noqa: E402
+from ganhelpers.viz import plot  # noqa: E402
 
 
-def history(n=5, metrics=True):
+def history(n=5, metrics=True, critic=False):
     h = {"step": [10 * (i + 1) for i in range(n)],
          "loss_D": [1.0 - 0.1 * i for i in range(n)], "loss_G": [0.7 + 0.1 * i for i in range(n)],
          "D_real": [0.6 + 0.02 * i for i in range(n)], "D_fake": [0.4 - 0.02 * i for i in range(n)],
          "gp": [0.1] * n}
+    if critic:  # a critic logs raw scores under their own names
+        h["critic_real"], h["critic_fake"] = [3.0 + i for i in range(n)], [-2.0 - i for i in range(n)]
+        del h["D_real"], h["D_fake"]
     if metrics:  # measured at their own, fewer steps
         h.update({"fid": [90.0, 70.0], "fid_step": [20, 40], "judge_fd": [3.0], "judge_fd_step": [40]})
     return h
@@ -79,8 +82,16 @@ def test_plot_history_panels_and_lines():
     assert equilibrium.get_linestyle() == "--" and list(equilibrium.get_ydata()) == [0.5, 0.5]
     assert list(loss_ax.lines[0].get_xdata()) == [10, 20, 30, 40, 50]
 
-    critic = plot.plot_history(history(metrics=False), probabilities=False)
-    assert len(critic.axes[1].lines) == 2  # raw critic scores: no 0.5 line
+    critic = plot.plot_history(history(metrics=False, critic=True))  # the keys decide: raw critic scores
+    assert [line.get_label() for line in critic.axes[1].lines] == ["f(x), real", "f(G(z)), fake"]  # no 0.5 line
+    assert list(critic.axes[1].lines[0].get_ydata()) == [3.0, 4.0, 5.0, 6.0, 7.0]
+    assert critic.axes[1].get_ylim()[1] > 1.02  # not squeezed into [0, 1]
+
+
+def test_is_critic_reads_the_keys():
+    assert plot.is_critic(history(critic=True)) and plot.is_critic({"critic_real": 1.0})
+    assert not plot.is_critic(history()) and not plot.is_critic({})
+    assert set(plot.CRITIC_KEYS) == {"critic_real", "critic_fake"}
 
 
 def test_plot_history_metric_columns_of_other_lengths():
@@ -166,10 +177,10 @@ def test_class_grid_rows_are_classes_and_columns_share_noise():
 
 def test_show_history_from_a_history_or_a_trainer(monkeypatch):
     shown = []
-    monkeypatch.setattr(plot, "_display", shown.append)
+    monkeypatch.setattr(plot, "display_figure", shown.append)
     fig = plot.show_history(history())
     assert shown == [fig] and len(fig.axes) == 3  # losses, D outputs, metrics
-    trainer = types.SimpleNamespace(history=history(metrics=False), D_probabilities=False,
+    trainer = types.SimpleNamespace(history=history(metrics=False, critic=True),
                                     sample_fixed=lambda: torch.zeros(8, 3, 8, 8))
     fig = plot.show_history(trainer)
     assert len(fig.axes) == 3 and fig.axes[2].images  # losses, critic scores, samples

@@ -9,11 +9,12 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from ganhelpers import nets  # noqa: E402
+from ganhelpers.core import Callback, TrainConfig, Trainer  # noqa: E402
 from ganhelpers.data import ImageSet, make_mixture  # noqa: E402
-from ganhelpers.steps import bce_steps  # noqa: E402
-from ganhelpers.tensorboard import TensorBoardLogger, summary_writer_class  # noqa: E402
-from ganhelpers.train import Callback, TrainConfig, Trainer  # noqa: E402
+from ganhelpers.models.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from ganhelpers.models.mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
+from ganhelpers.models.steps import bce_steps  # noqa: E402
+from ganhelpers.viz.tensorboard import TensorBoardLogger, summary_writer_class  # noqa: E402
 
 
 def test_missing_tensorboard_says_how_to_install_it(monkeypatch):
@@ -34,7 +35,7 @@ def events(log_dir):
 
 
 class FakeFID(Callback):
-    """Writes a metric column the way metrics.MetricCallback does: "fid" with "fid_step"."""
+    """Writes a metric column the way eval.metrics.MetricCallback does: "fid" with "fid_step"."""
 
     def on_step_end(self, trainer):
         if trainer.step % 4 == 0:
@@ -47,7 +48,7 @@ def test_scalars_metrics_and_sample_grids_reach_the_event_file(tmp_path):
     g = torch.Generator().manual_seed(0)
     data = ImageSet(torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=g),
                     torch.arange(64) % 10, [str(i) for i in range(10)], "tiny")
-    G, D = nets.DCGANGenerator(8, (1, 28, 28), base=4), nets.DCGANDiscriminator((1, 28, 28), base=4)
+    G, D = DCGANGenerator(8, (1, 28, 28), base=4), DCGANDiscriminator((1, 28, 28), base=4)
     config = TrainConfig(steps=10, batch_size=8, log_every=2, progress=False, device="cpu", n_fixed=16)
     logger = TensorBoardLogger(tmp_path / "tb", images_every=4, nrow=4)
     trainer = Trainer(G, D, *bce_steps(), data, config, callbacks=[FakeFID(), logger], meta={"model": "dcgan"})
@@ -68,8 +69,8 @@ def test_scalars_metrics_and_sample_grids_reach_the_event_file(tmp_path):
 def test_point_data_logs_a_scatter_plot(tmp_path):
     pytest.importorskip("tensorboard", reason="tensorboard is not installed (optional: pip install tensorboard)")
     data = make_mixture("ring8", n=256)
-    G = nets.MLPGenerator(z_dim=4, img_shape=(2,), hidden=(16,), batch_norm=False, output="linear")
-    D = nets.MLPDiscriminator(img_shape=(2,), hidden=(16,))
+    G = MLPGenerator(z_dim=4, img_shape=(2,), hidden=(16,), batch_norm=False, output="linear")
+    D = MLPDiscriminator(img_shape=(2,), hidden=(16,))
     config = TrainConfig(steps=4, batch_size=32, log_every=2, progress=False, device="cpu", n_fixed=32)
     Trainer(G, D, *bce_steps(), data, config, callbacks=[TensorBoardLogger(tmp_path, images_every=0)]).fit()
     assert [e.step for e in events(tmp_path).Images("samples")] == [0, 4]
