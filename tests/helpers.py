@@ -16,6 +16,15 @@ from ganhelpers.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganhelpers.models.steps import bce_steps
 
 
+def assert_image_gan_shapes(G, D, z_dim: int, img_shape, batch: int) -> None:
+    """A generator and discriminator keep the contract (mimicry's shape test): z (B, z_dim) -> images
+    (B, *img_shape) in [-1, 1] (tanh) -> logits (B,). Eval mode: batch norm with a batch of 1 needs it."""
+    x = G.eval()(torch.randn(batch, z_dim))
+    assert x.shape == (batch, *img_shape)
+    assert x.min() >= -1 and x.max() <= 1  # tanh output
+    assert D.eval()(x).shape == (batch,)
+
+
 def tiny_data(n: int = 96, shape=(1, 28, 28)) -> ImageSet:
     """n random uint8 images (the same for a given n and shape), labels 0..9 in turn."""
     g = torch.Generator().manual_seed(0)

@@ -86,13 +86,20 @@ class FakeTrainer:
         steps = 1
 
 
+def one_step(build, steps, shape, step_seed: int = 0):
+    """(G, D, real, labels, the merged logs of one D step and one G step) of a registry builder's nets on a
+    batch of 4; the steps draw their noise after torch.manual_seed(step_seed)."""
+    torch.manual_seed(0)
+    G, D = build(shape, 10, 16)
+    real, labels = batch(shape, n=4)
+    d_step, g_step = steps
+    torch.manual_seed(step_seed)
+    return G, D, real, labels, {**d_step(G, D, real, labels, FakeTrainer()), **g_step(G, D, real, labels, FakeTrainer())}
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=ids)
 def test_cgan_steps_return_finite_losses_and_train(shape):
-    torch.manual_seed(0)
-    G, D = conditional.build_cgan(shape, 10, 16)
-    real, labels = batch(shape, n=4)
-    d_step, g_step = wgan_gp_steps()
-    out = {**d_step(G, D, real, labels, FakeTrainer()), **g_step(G, D, real, labels, FakeTrainer())}
+    G, _, _, _, out = one_step(conditional.build_cgan, wgan_gp_steps(), shape)
     for key in ("loss_D", "loss_G", "gp", "W_estimate"):
         assert torch.isfinite(out[key]), key
     out["loss_G"].backward()
@@ -101,12 +108,7 @@ def test_cgan_steps_return_finite_losses_and_train(shape):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=ids)
 def test_acgan_steps_are_the_two_loss_terms(shape):
-    torch.manual_seed(0)
-    G, D = conditional.build_acgan(shape, 10, 16)
-    real, labels = batch(shape, n=4)
-    d_step, g_step = acgan_steps()
-    torch.manual_seed(1)
-    out = {**d_step(G, D, real, labels, FakeTrainer()), **g_step(G, D, real, labels, FakeTrainer())}
+    G, D, real, labels, out = one_step(conditional.build_acgan, acgan_steps(), shape, step_seed=1)
     for key in ("loss_D", "loss_G", "class_loss_G", "D_real", "D_fake"):
         assert torch.isfinite(out[key]), key
     assert 0 <= out["acc_real"] <= 1 and 0 <= out["acc_fake"] <= 1

@@ -8,7 +8,7 @@ from ganhelpers.models import get_model
 from ganhelpers.models.dcgan import (DCGANDiscriminator, DCGANGenerator, DenseDCGANGenerator, build_dcgan,
                                      build_wgan_gp)
 from ganhelpers.models.steps import bce_steps, wgan_gp_steps
-from tests.helpers import tiny_data
+from tests.helpers import assert_image_gan_shapes, tiny_data
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 32, 32), (3, 28, 28)]
 
@@ -16,12 +16,8 @@ SHAPES = [(1, 28, 28), (3, 32, 32), (1, 32, 32), (3, 28, 28)]
 @pytest.mark.parametrize("img_shape", SHAPES)
 @pytest.mark.parametrize("batch", [1, 5])
 def test_generator_and_discriminator_shapes(img_shape, batch):
-    G, D = DCGANGenerator(16, img_shape, base=8), DCGANDiscriminator(img_shape, base=8)
-    G.eval()  # batch-norm with batch 1 needs eval mode
-    x = G(torch.randn(batch, 16))
-    assert x.shape == (batch, *img_shape)
-    assert x.min() >= -1 and x.max() <= 1  # tanh output
-    assert D.eval()(x).shape == (batch,)
+    assert_image_gan_shapes(DCGANGenerator(16, img_shape, base=8), DCGANDiscriminator(img_shape, base=8), 16,
+                            img_shape, batch)
 
 
 def test_options_after_the_shape_are_keyword_only():

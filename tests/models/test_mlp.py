@@ -5,6 +5,7 @@ import torch
 from ganhelpers.models import get_model
 from ganhelpers.models.mlp import MLPDiscriminator, MLPGenerator, build_gan
 from ganhelpers.models.steps import bce_steps
+from tests.helpers import assert_image_gan_shapes
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 32, 32), (3, 28, 28)]
 
@@ -12,12 +13,8 @@ SHAPES = [(1, 28, 28), (3, 32, 32), (1, 32, 32), (3, 28, 28)]
 @pytest.mark.parametrize("img_shape", SHAPES)
 @pytest.mark.parametrize("batch", [1, 5])
 def test_generator_and_discriminator_shapes(img_shape, batch):
-    G, D = MLPGenerator(16, img_shape, hidden=(32, 64)), MLPDiscriminator(img_shape, hidden=(32,))
-    G.eval()  # batch-norm with batch 1 needs eval mode
-    x = G(torch.randn(batch, 16))
-    assert x.shape == (batch, *img_shape)
-    assert x.min() >= -1 and x.max() <= 1  # tanh output
-    assert D.eval()(x).shape == (batch,)
+    assert_image_gan_shapes(MLPGenerator(16, img_shape, hidden=(32, 64)), MLPDiscriminator(img_shape, hidden=(32,)),
+                            16, img_shape, batch)
 
 
 def test_mlp_batchnorm_has_default_eps():
