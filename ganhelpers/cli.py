@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -79,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--best", action="store_true",
                    help="score RUN/best.pt (kept by eval.metrics.MetricCallback) instead of checkpoint.pt")
     e.add_argument("--batch-size", type=_positive_int, default=100)
+    e.add_argument("--record", help="also write the result as a record (JSON): the commands that trained and scored "
+                   "the run, where and when (torch, machine, threads), its seed, steps and seconds, and the scores")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     r = sub.add_parser("search", help="hyperparameter search (successive halving) against the model's default")
@@ -98,7 +101,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.command_line = "python -m ganhelpers " + shlex.join(argv)  # for records: the command that made a result
     try:
         return {"train": _train, "sample": _sample, "evaluate": _evaluate, "search": _search,
                 "list": _list}[args.command](args, parser)
@@ -122,7 +127,7 @@ def _list(args, parser) -> int:
 
 def _train(args, parser) -> int:
     from .core.config import UNLIMITED, TrainConfig, amp_dtype
-    from .core.runtime import get_device, seed_everything
+    from .core.runtime import environment, get_device, seed_everything
     from .core.trainer import Trainer
     from .data.datasets import DATASETS, DatasetUnavailable, load_dataset
     from .models import MODELS
@@ -173,13 +178,23 @@ def _train(args, parser) -> int:
     d_step, g_step = spec.steps()
     print(f"{args.model} on {args.dataset} ({len(data)} images {data.img_shape}): "
           f"G {count_params(G):,} params, D {count_params(D):,} params -> {out}")
+    earlier = _read_json(out / "config.json").get("parts", []) if args.resume else []
+    part = {"command": args.command_line, "environment": environment(device)}
     meta = {"model": args.model, "dataset": args.dataset, "z_dim": spec.z_dim,
-            "img_shape": list(data.img_shape), "n_classes": data.n_classes}
+            "img_shape": list(data.img_shape), "n_classes": data.n_classes,
+            "parts": [*earlier, part]}  # what trained it, where and when: a resumed run lists every part
     trainer = Trainer(G, D, d_step, g_step, spec.task.sampler(data, args.batch_size, device, args.seed), config,
                       meta=meta, callbacks=spec.task.callbacks(out, args.dataset, args.seed, args.sample_every))
     trainer.fit()
     print(f"wrote {out / 'checkpoint.pt'}, {out / 'history.csv'}, {out / 'config.json'}, {out / 'samples'}/")
     return 0
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _resume_mismatch(out: Path, config) -> str | None:
@@ -276,4 +291,22 @@ def _evaluate(args, parser) -> int:
         std = scores.get(f"{key}_std")
         print(f"  {key:<16} {value:.4g}" + (f" +- {std:.2g}" if std is not None else "") + (f" of {of}" if of else ""))
     print(f"  protocol: {scores['protocol']}")
+    if args.record:
+        path = _write_record(Path(args.record), args, meta, scores, device)
+        print(f"wrote the record {path}")
     return 0
+
+
+def _write_record(path: Path, args, meta: dict, scores: dict, device) -> Path:
+    """A reference run's record: enough to cite its numbers and to reproduce them (the same commands)."""
+    from .core.checkpoint import write_text_atomic
+    from .core.runtime import environment
+    record = {
+        "model": meta["model"], "dataset": meta["dataset"],
+        "train": {"parts": meta.get("parts", []), "seed": meta["train"]["seed"], "steps": meta["step"],
+                  "seconds": meta.get("seconds"), "config": meta["train"]},
+        "evaluate": {"command": args.command_line, "environment": environment(device)},
+        "scores": {k: v for k, v in scores.items() if k != "protocol"}, "protocol": scores["protocol"],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_text_atomic(path, json.dumps(record, indent=2) + "\n")

@@ -25,8 +25,8 @@ def read_config(run) -> dict:
 def load_generator(run, device="cpu", weights: str = "checkpoint.pt"):
     """Rebuild a run's generator from RUN/config.json and load its weights from RUN/<weights>
     (checkpoint.pt, or best.pt kept by a metric callback). Returns (G in eval mode on `device`, meta),
-    meta being config.json plus "step", the step the weights are from.
-    Taught in 10_comparison_and_search.
+    meta being config.json plus "step", the step the weights are from, and "seconds", the run's training
+    time by then (None for a checkpoint older than that count). Taught in 10_comparison_and_search.
     """
     run = Path(run)
     meta = read_config(run)
@@ -34,4 +34,4 @@ def load_generator(run, device="cpu", weights: str = "checkpoint.pt"):
                                           **meta.get("build", {}))
     ckpt = load_checkpoint(run / weights)
     G.load_state_dict(ckpt["G"])
-    return G.to(device).eval(), {**meta, "step": ckpt["step"]}
+    return G.to(device).eval(), {**meta, "step": ckpt["step"], "seconds": ckpt.get("seconds")}

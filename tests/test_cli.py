@@ -1,6 +1,8 @@
 """The command line: errors exit 2 before any work; every registered model trains, resumes, samples and is
 evaluated the same way; sampling by class; evaluation's metrics per task; the search command."""
 import dataclasses
+import json
+import shlex
 import subprocess
 import sys
 
@@ -65,6 +67,28 @@ def test_every_model_trains_resumes_samples_and_evaluates(name, tmp_path, capsys
             and not k.endswith("_std")]
     assert keys and printed_scores(out) == {k: f"{expected[k]:.4g}" for k in keys}
     assert f"  protocol: {expected['protocol']}" in out
+
+
+def test_evaluate_writes_a_record_that_names_how_to_reproduce_it(tmp_path, capsys):
+    run, record = tmp_path / "run", tmp_path / "records" / "dcgan.json"
+    train = ["train", "dcgan", "--batch-size", "8", "--out", str(run), "--device", "cpu", "--seed", "3"]
+    assert main([*train, "--steps", "2"]) == 0
+    assert main([*train, "--steps", "3", "--resume"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--n", "20", "--device", "cpu", "--record", str(record)]) == 0
+    out = capsys.readouterr().out
+    r = json.loads(record.read_text())
+    assert [p["command"] for p in r["train"]["parts"]] == [  # every part of the run, as typed
+        "python -m ganhelpers " + shlex.join([*train, "--steps", "2"]),
+        "python -m ganhelpers " + shlex.join([*train, "--steps", "3", "--resume"])]
+    assert r["evaluate"]["command"].startswith(f"python -m ganhelpers evaluate {run} --n 20")
+    for env in [p["environment"] for p in r["train"]["parts"]] + [r["evaluate"]["environment"]]:
+        assert {"date", "torch", "cpu", "cores", "threads", "device"} <= set(env)
+    assert r["model"] == "dcgan" and r["train"]["seed"] == 3 and r["train"]["steps"] == 3
+    assert r["train"]["seconds"] > 0 and r["train"]["config"]["batch_size"] == 8
+    assert printed_scores(out) == {k: f"{v:.4g}" for k, v in r["scores"].items()
+                                   if v is not None and k not in ("n", "n_classes", "n_modes")}
+    assert f"  protocol: {r['protocol']}" in out
 
 
 def test_list_prints_models_and_datasets(capsys):

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import platform
 import random
+from datetime import datetime, timezone
 
 import numpy as np
 import torch
@@ -116,3 +118,19 @@ def _cut(settings: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+def environment(device="cpu") -> dict:
+    """Where and when a run happens, for the record of a reference run: UTC date, torch and Python versions,
+    the machine (CPU model, cores, the GPU's name on CUDA), the device and torch's CPU threads."""
+    device = torch.device(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:  # Linux names the CPU model here; elsewhere platform's answer stays
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torch": str(torch.__version__),  # a str subclass weights_only refuses
+            "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
+            "cores": os.cpu_count(), "device": str(device), "threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None}

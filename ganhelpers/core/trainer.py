@@ -74,6 +74,7 @@ class Trainer:
         self.last_checkpoint: Path | None = None
         self._ckpt_step = 0
         self._start = None  # monotonic time fit() started
+        self._fit_start, self._seconds_done = None, 0.0  # wall-clock seconds of earlier fits (and of a resumed run)
         self.out_dir = Path(config.out_dir) if config.out_dir else None
         if config.resume:
             self._resume()
@@ -104,6 +105,13 @@ class Trainer:
             done = max(done, (time.monotonic() - self._start) / (self.config.minutes * 60))
         return min(1.0, done)
 
+    @property
+    def seconds(self) -> float:
+        """Wall-clock seconds spent in fit() so far (training and callbacks), over every fit of this run,
+        a resumed run's earlier ones included (the checkpoint keeps them)."""
+        running = time.monotonic() - self._fit_start if self._fit_start is not None else 0.0
+        return self._seconds_done + running
+
     def checkpoint_path(self) -> Path | None:
         return self.out_dir / "checkpoint.pt" if self.out_dir else None
 
@@ -114,7 +122,7 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.out_dir / "config.json", json.dumps({**self.meta, "train": asdict(cfg)}, indent=2))
         start, start_step = time.monotonic(), self.step
-        self._start = start
+        self._start = self._fit_start = start
         for cb in self.callbacks:
             cb.on_train_start(self)
         bar = _progress(cfg, self.step)
@@ -143,6 +151,7 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+            self._seconds_done, self._fit_start = self.seconds, None
         seconds = time.monotonic() - start
         self.steps_per_second = (self.step - start_step) / max(seconds, 1e-9)
         for cb in self.callbacks:
@@ -220,7 +229,7 @@ class Trainer:
             "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
             "scaler_G": self.scaler_G.state_dict(), "scaler_D": self.scaler_D.state_dict(),
             "sampler": self.sampler.state_dict(), "rng": rng_state(),
-            "history": self.history, "config": asdict(self.config), "meta": self.meta,
+            "history": self.history, "config": asdict(self.config), "meta": self.meta, "seconds": self.seconds,
             "callbacks": {key: state for key, state in self._callback_states().items() if state},
         }
 
@@ -275,6 +284,7 @@ class Trainer:
                 cb.load_state_dict(saved[key])
         set_rng_state(ckpt["rng"])
         self.history, self.step = ckpt["history"], ckpt["step"]
+        self._seconds_done = ckpt.get("seconds", 0.0)  # absent in checkpoints written before it was kept
         self.last_checkpoint, self._ckpt_step = path, self.step
 
 

@@ -61,3 +61,13 @@ def test_rehearse_cuts_only_the_counts_of_full_mode(monkeypatch, capsys):
     monkeypatch.setenv("GANHELPERS_REHEARSAL", "maybe")
     with pytest.raises(ValueError, match="GANHELPERS_REHEARSAL"):
         runtime.rehearse(full, "full")
+
+
+def test_environment_names_what_a_record_needs_and_loads_with_weights_only(tmp_path):
+    from ganhelpers.core.checkpoint import load_checkpoint, save_checkpoint
+    env = runtime.environment("cpu")
+    assert env["torch"] == torch.__version__ and type(env["torch"]) is str  # TorchVersion would not load
+    assert env["device"] == "cpu" and env["gpu"] is None and env["threads"] == torch.get_num_threads()
+    assert env["cores"] >= 1 and env["cpu"] and env["date"].endswith("+00:00")
+    save_checkpoint({"meta": {"parts": [{"environment": env}]}}, tmp_path / "c.pt")  # config.json meta lives here too
+    assert load_checkpoint(tmp_path / "c.pt")["meta"]["parts"][0]["environment"] == env

@@ -39,6 +39,24 @@ def test_killed_and_resumed_run_is_bit_identical(tmp_path):
     assert straight.history == resumed.history
 
 
+def test_training_seconds_add_up_over_fits_and_a_resume(tmp_path, monkeypatch):
+    """`trainer.seconds` counts every fit() of a run, and the checkpoint carries it into a resumed run."""
+    clock = iter(range(0, 10**6, 5))  # each reading of the monotonic clock is 5 s after the last
+    monkeypatch.setattr("ganhelpers.core.trainer.time.monotonic", lambda: float(next(clock)))
+    trainer = make_trainer(tmp_path, steps=3)
+    assert trainer.seconds == 0.0
+    trainer.fit()
+    first = trainer.seconds
+    assert first > 0 and load_checkpoint(tmp_path / "checkpoint.pt")["seconds"] <= first
+    assert trainer.seconds == first  # not counting any more between fits
+    resumed = make_trainer(tmp_path, steps=6, resume=True)
+    assert resumed.seconds == load_checkpoint(tmp_path / "checkpoint.pt")["seconds"]
+    before = resumed.seconds
+    resumed.fit()
+    assert resumed.seconds > before
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["seconds"] > before
+
+
 def test_run_folder_outputs(tmp_path):
     trainer = make_trainer(tmp_path, callbacks=[SampleSaver(tmp_path, every=6)], steps=6)
     trainer.meta = {"model": "test"}
