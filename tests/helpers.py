@@ -3,6 +3,7 @@ and the stand-ins of the FID tests. Plain functions and classes (`from tests.hel
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,6 +15,10 @@ from ganhelpers.data import ImageSet
 from ganhelpers.models import get_model
 from ganhelpers.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganhelpers.models.steps import bce_steps
+
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
 
 
 def assert_image_gan_shapes(G, D, z_dim: int, img_shape, batch: int) -> None:

@@ -1,0 +1,72 @@
+"""Records of reference runs, and the citations that quote them in the README and the notebooks.
+
+A record is the JSON that `python -m ganhelpers evaluate RUN --record data/records/NAME.json` writes: every
+command that trained the run and the one that scored it, where and when (date, torch, machine, threads), the
+seed, steps, seconds and the scores with their protocol. Records of the project's reference runs are committed
+under `data/records/`.
+
+Text quotes a recorded number by following it with an invisible citation (an HTML comment, hidden when the
+Markdown is rendered):
+
+    the judge's FD was 12.8<!-- record gallery/dcgan.json scores.fd .1f --> after 2,272<!-- record
+    gallery/dcgan.json train.steps , --> steps
+
+that is, `<!-- record FILE KEY [FORMAT] -->` right after the number: FILE relative to `data/records/`, KEY a
+dotted path into the record, FORMAT a Python format spec (default: `str`). `check_citations` formats the
+recorded value and compares it with the number written before the comment; `tests/test_records.py` runs it
+over the README and every notebook's Markdown, so a table or sentence that disagrees with its record fails CI.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+RECORDS_DIR = Path(__file__).resolve().parents[1] / "data" / "records"  # in a source checkout
+
+# a number (digits, separators, a sign, perhaps a %) followed by its citation
+CITATION = re.compile(r"(?P<value>[-+]?[\d.,]*\d%?)<!--\s*record\s+(?P<file>[\w./-]+\.json)\s+(?P<key>[\w.]+)"
+                      r"(?:\s+(?P<fmt>[^\s>]+))?\s*-->")
+
+
+def load_record(file: str, folder: Path = RECORDS_DIR) -> dict:
+    """The record data/records/FILE."""
+    path = Path(folder) / file
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no record {path}: write it with `python -m ganhelpers evaluate RUN --record "
+                                f"{path}`") from None
+
+
+def recorded(record: dict, key: str):
+    """The value at a dotted path of a record ("scores.fd", "train.steps", "train.parts.0.environment.torch")."""
+    value = record
+    for part in key.split("."):
+        try:
+            value = value[int(part)] if isinstance(value, list) else value[part]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise KeyError(f"the record has no {key!r} (stopped at {part!r})") from None
+    return value
+
+
+def check_citations(text: str, folder: Path = RECORDS_DIR, where: str = "") -> list[str]:
+    """Every citation in `text` whose written number is not its recorded value formatted as asked, as messages
+    (an empty list when all agree). A missing record or key is a message too."""
+    problems = []
+    for match in CITATION.finditer(text):
+        cited = f"{where}{match['value']}<!-- record {match['file']} {match['key']} -->"
+        try:
+            value = recorded(load_record(match["file"], folder), match["key"])
+            expected = format(value, match["fmt"]) if match["fmt"] else str(value)
+        except (FileNotFoundError, KeyError, ValueError, TypeError) as e:
+            problems.append(f"{cited}: {e}")
+            continue
+        if expected != match["value"]:
+            problems.append(f"{cited}: the record says {expected}")
+    return problems
+
+
+def citations(text: str) -> list[tuple[str, str, str]]:
+    """(number as written, record file, key) of every citation in `text`."""
+    return [(m["value"], m["file"], m["key"]) for m in CITATION.finditer(text)]
