@@ -1,7 +1,8 @@
 """Pix2Pix (Isola et al. 2017): image-to-image translation with a conditional GAN (taught in 08_pix2pix).
 
 - `UNetGenerator` (mirrored skips, or none) and `UNet3PlusGenerator` (full-scale skips) map
-  `G(condition) -> image` with no noise (`z_dim = 0`): as in the paper, dropout is the only randomness.
+  `G(condition) -> image` with no noise (`z_dim = 0`): as in the paper, dropout is the only randomness in
+  training; unlike the paper (which keeps dropout on at test time), our G samples in eval mode, deterministically.
 - `PatchDiscriminator(image, condition)`: a logit per patch, of side `receptive_field(D)`.
 - `pix2pix_steps`: BCE + l1_weight * L1, or L1 alone, on batches (target, condition) of a
   `data.pairs.PairSampler` (the condition arrives as the step's `labels`).
