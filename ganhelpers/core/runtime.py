@@ -67,6 +67,7 @@ def rehearsing() -> bool:
         raise ValueError(f"GANHELPERS_REHEARSAL={value!r}: use 1 (rehearse full mode) or 0")
     return value in ("1", "true", "yes")
 
+
 REHEARSAL = dict(steps=2, every=1, time_divisor=60, trials=2, samples_divisor=1000, min_samples=8)
 
 
