@@ -127,7 +127,7 @@ def _list(args, parser) -> int:
 
 def _train(args, parser) -> int:
     from .core.config import UNLIMITED, TrainConfig, amp_dtype
-    from .core.runtime import environment, get_device, seed_everything
+    from .core.runtime import environment, seed_everything
     from .core.trainer import Trainer
     from .data.datasets import DATASETS, DatasetUnavailable, load_dataset
     from .models import MODELS
@@ -146,10 +146,7 @@ def _train(args, parser) -> int:
         parser.error(f"--resume: there is no checkpoint at {out / 'checkpoint.pt'}")
     if not args.resume and (out / "checkpoint.pt").is_file():
         parser.error(f"{out} already holds a run: add --resume to continue it, or choose another --out")
-    try:
-        device = get_device(args.device)
-    except ValueError as e:
-        parser.error(str(e))
+    device = _device(parser, args.device)
     steps = args.steps or (UNLIMITED if args.minutes else 2000)
     try:
         config = TrainConfig(**{**spec.defaults, "steps": steps, "minutes": args.minutes,
@@ -190,6 +187,15 @@ def _train(args, parser) -> int:
     return 0
 
 
+def _device(parser, name: str):
+    """The torch device `--device` names; exits with a message when it is not there (e.g. cuda without a GPU)."""
+    from .core.runtime import get_device
+    try:
+        return get_device(name)
+    except ValueError as e:
+        parser.error(str(e))
+
+
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
@@ -199,9 +205,8 @@ def _read_json(path: Path) -> dict:
 
 def _resume_mismatch(out: Path, config) -> str | None:
     """Why the run in `out` cannot be resumed with `config` (the settings a resume must keep), or None."""
-    try:
-        old = json.loads((out / "config.json").read_text())["train"]
-    except (OSError, ValueError, KeyError):
+    old = _read_json(out / "config.json").get("train")
+    if old is None:
         return None  # no readable config.json: the checkpoint itself is checked when it loads
     from .core.config import RESUME_KEYS
     for key in RESUME_KEYS:
@@ -241,7 +246,6 @@ def _run_folder(parser, run: Path, weights: str = "checkpoint.pt"):
 
 
 def _sample(args, parser) -> int:
-    from .core.runtime import get_device
     from .runs import load_generator
     run, out = Path(args.run), Path(args.out)
     spec, meta = _run_folder(parser, run)
@@ -252,17 +256,13 @@ def _sample(args, parser) -> int:
         parser.error(f"model {meta['model']!r} is unconditional: drop --labels")
     if args.labels not in (None, "all") and not (args.labels.isdigit() and int(args.labels) < n_classes):
         parser.error(f"--labels {args.labels!r}: use 'all' or a class index 0..{n_classes - 1}")
-    try:
-        device = get_device(args.device)
-    except ValueError as e:  # e.g. --device cuda without a GPU
-        parser.error(str(e))
+    device = _device(parser, args.device)
     G, meta = load_generator(run, device)
     print(spec.task.sample(G, meta, out, args.n, args.labels, args.seed))
     return 0
 
 
 def _evaluate(args, parser) -> int:
-    from .core.runtime import get_device
     from .data.datasets import DatasetUnavailable
     from .eval.extractors import WeightsUnavailable
     from .runs import load_generator
@@ -273,10 +273,7 @@ def _evaluate(args, parser) -> int:
     problem = spec.task.check_metric(metric, meta["dataset"])
     if problem:
         parser.error(problem)
-    try:
-        device = get_device(args.device)
-    except ValueError as e:  # e.g. --device cuda without a GPU
-        parser.error(str(e))
+    device = _device(parser, args.device)
     G, meta = load_generator(run, device, weights)
     try:
         scores = spec.task.evaluate(G, meta, metric, args.n, args.split, args.batch_size, args.seed, device)

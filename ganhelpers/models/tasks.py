@@ -98,9 +98,8 @@ class NoiseTask(Task):
         return f"wrote {n} samples to {out}" + (f" ({per_class} per class, one class per row)" if by_class else "")
 
     def check_metric(self, metric, dataset):
-        if metric not in self.metrics:
-            return (f"--metric {metric}: noise-to-image models are scored with --metric {' or '.join(self.metrics)} "
-                    "(l1 scores image-to-image runs on held-out pairs)")
+        if problem := super().check_metric(metric, dataset):
+            return problem + " (l1 scores image-to-image runs on held-out pairs)"
         if metric == "judge" and dataset not in JUDGE_FOR and dataset not in MIXTURES:
             return (f"no offline judge for {dataset!r} (judges: {', '.join(JUDGE_FOR)}, {', '.join(MIXTURES)}); "
                     "use --metric fid")
