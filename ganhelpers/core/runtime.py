@@ -123,7 +123,8 @@ def _cut(settings: dict) -> dict:
 
 def environment(device="cpu") -> dict:
     """Where and when a run happens, for the record of a reference run: UTC date, torch and Python versions,
-    the machine (CPU model, cores, the GPU's name on CUDA), the device and torch's CPU threads."""
+    the machine (CPU model, cores, the GPU's name on CUDA), the device, torch's CPU threads and the load average
+    over the last 1, 5 and 15 minutes (other work on the machine slows a timed run; None where the OS has none)."""
     device = torch.device(device)
     cpu = platform.processor() or platform.machine()
     try:
@@ -134,4 +135,5 @@ def environment(device="cpu") -> dict:
     return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torch": str(torch.__version__),  # a str subclass weights_only refuses
             "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
             "cores": os.cpu_count(), "device": str(device), "threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None}
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "load": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}

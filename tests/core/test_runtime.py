@@ -69,5 +69,6 @@ def test_environment_names_what_a_record_needs_and_loads_with_weights_only(tmp_p
     assert env["torch"] == torch.__version__ and type(env["torch"]) is str  # TorchVersion would not load
     assert env["device"] == "cpu" and env["gpu"] is None and env["threads"] == torch.get_num_threads()
     assert env["cores"] >= 1 and env["cpu"] and env["date"].endswith("+00:00")
+    assert len(env["load"]) == 3 and all(x >= 0 for x in env["load"])  # Linux has a load average
     save_checkpoint({"meta": {"parts": [{"environment": env}]}}, tmp_path / "c.pt")  # config.json meta lives here too
     assert load_checkpoint(tmp_path / "c.pt")["meta"]["parts"][0]["environment"] == env
