@@ -11,7 +11,12 @@ Markdown is rendered):
     the judge's FD was 12.8<!-- record gallery/dcgan.json scores.fd .1f --> after 2,272<!-- record
     gallery/dcgan.json train.steps , --> steps
 
-that is, `<!-- record FILE KEY [FORMAT] -->` right after the number: FILE relative to `data/records/`, KEY a
+A notebook's experiment with a reference protocol (a run mode of its own, such as notebook 03's "cpu") writes its
+record with `save_notebook_record`, named after the notebook, when that mode runs from a source checkout:
+
+    GANHELPERS_MODE=cpu jupyter nbconvert --to notebook --execute --output-dir /tmp notebooks/03_improved_dcgan.ipynb
+
+That is, `<!-- record FILE KEY [FORMAT] -->` right after the number: FILE relative to `data/records/`, KEY a
 dotted path into the record, FORMAT a Python format spec (default: `str`). `check_citations` formats the
 recorded value and compares it with the number written before the comment; `tests/test_records.py` runs it
 over the README and every notebook's Markdown, so a table or sentence that disagrees with its record fails CI.
@@ -20,9 +25,11 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
-RECORDS_DIR = Path(__file__).resolve().parents[1] / "data" / "records"  # in a source checkout
+CHECKOUT = Path(__file__).resolve().parents[1]
+RECORDS_DIR = CHECKOUT / "data" / "records"  # in a source checkout
 
 # a number (digits, separators, a sign, perhaps a %) followed by its citation
 CITATION = re.compile(r"(?P<value>[-+]?[\d.,]*\d%?)<!--\s*record\s+(?P<file>[\w./-]+\.json)\s+(?P<key>[\w.]+)"
@@ -70,3 +77,32 @@ def check_citations(text: str, folder: Path = RECORDS_DIR, where: str = "") -> l
 def citations(text: str) -> list[tuple[str, str, str]]:
     """(number as written, record file, key) of every citation in `text`."""
     return [(m["value"], m["file"], m["key"]) for m in CITATION.finditer(text)]
+
+
+def notebook_command(notebook: str, mode: str) -> str:
+    """The command that runs `notebook` (a name such as "03_improved_dcgan") headless in `mode`."""
+    return (f"GANHELPERS_MODE={mode} jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 "
+            f"--output-dir /tmp notebooks/{notebook}.ipynb")
+
+
+def save_notebook_record(notebook: str, mode: str, settings: dict, results: dict, *, device="cpu",
+                         started: float | None = None, folder: Path | None = None) -> Path | None:
+    """Write the record of a notebook's reference experiment to `folder`/NOTEBOOK.json (default: data/records/ of
+    a source checkout) and return its path; None, saying so, when there is no checkout to write into (a pip
+    install, as on Colab). `settings` and `results` must be JSON: the protocol and every number the text cites;
+    `started` is the `time.time()` the experiment began, for its wall-clock seconds."""
+    from .core.checkpoint import write_text_atomic
+    from .core.runtime import environment
+    if folder is None:
+        if not (CHECKOUT / "pyproject.toml").is_file():
+            print(f"not a source checkout of ganhelpers: the record of {notebook} is not written")
+            return None
+        folder = RECORDS_DIR
+    record = {"notebook": notebook, "mode": mode, "command": notebook_command(notebook, mode),
+              "environment": environment(device), "settings": settings,
+              "seconds": None if started is None else round(time.time() - started, 1), "results": results}
+    path = Path(folder) / f"{notebook}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(record, indent=2) + "\n")
+    print(f"wrote the record {path}")
+    return path

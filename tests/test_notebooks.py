@@ -37,7 +37,7 @@ def test_structure(path):
     assert nb["cells"][0]["cell_type"] == "markdown" and "".join(nb["cells"][0]["source"]).startswith("# ")
     for heading in ("learning objectives", "exercise", "references", "what goes wrong"):
         assert heading in markdown, heading
-    assert "run_mode()" in code
+    assert "run_mode(" in code
 
 
 def test_one_set_up_cell_installs_everything_full_mode_needs():

@@ -26,6 +26,11 @@ def test_readme_and_notebooks_agree_with_the_records_they_cite():
 def test_committed_records_name_how_to_reproduce_them():
     for path in sorted(records.RECORDS_DIR.rglob("*.json")) if records.RECORDS_DIR.is_dir() else []:
         record = json.loads(path.read_text())
+        if "notebook" in record:  # a notebook's reference experiment
+            assert record["command"] == records.notebook_command(record["notebook"], record["mode"]), path
+            assert (NOTEBOOKS / f"{record['notebook']}.ipynb").is_file(), path
+            assert record["environment"]["torch"] and record["settings"] and record["results"], path
+            continue
         assert record["train"]["parts"] and record["evaluate"]["command"], path
         for part in record["train"]["parts"]:
             assert part["command"].startswith("python -m ganhelpers train ") and part["environment"]["torch"], path
@@ -61,3 +66,19 @@ def test_the_check_passes_agreeing_numbers_and_catches_each_kind_of_disagreement
     for text, message in bad.items():
         problems = records.check_citations(text, folder)
         assert len(problems) == 1 and message in problems[0], (text, problems)
+
+
+def test_a_notebook_record_names_its_command_and_environment(tmp_path):
+    path = records.save_notebook_record("03_improved_dcgan", "cpu", {"steps": 800}, {"fd": [29.9, 30.1]},
+                                        started=0.0, folder=tmp_path)
+    record = records.load_record(path.name, tmp_path)
+    assert record["command"].startswith("GANHELPERS_MODE=cpu jupyter nbconvert ")
+    assert record["command"].endswith("notebooks/03_improved_dcgan.ipynb")
+    assert record["environment"]["threads"] >= 1 and record["seconds"] > 0
+    assert records.check_citations("29.9<!-- record 03_improved_dcgan.json results.fd.0 .1f -->", tmp_path) == []
+
+
+def test_a_notebook_record_is_not_written_outside_a_checkout(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(records, "CHECKOUT", tmp_path)  # no pyproject.toml: as in a pip install
+    assert records.save_notebook_record("03_improved_dcgan", "cpu", {}, {}) is None
+    assert "not a source checkout" in capsys.readouterr().out

@@ -44,17 +44,21 @@ def seed_everything(seed: int) -> None:
 
 
 
-def run_mode() -> str:
-    """"smoke" or "full" for the notebooks.
+def run_mode(extra: tuple[str, ...] = ()) -> str:
+    """"smoke" or "full" for the notebooks, or one of a notebook's `extra` modes.
 
     `GANHELPERS_MODE` decides when set (the test plugin sets "smoke"); otherwise full on a CUDA GPU
     and smoke anywhere else, so a teacher's laptop runs the quick version by default: an Apple laptop
-    too (MPS), where full mode's CIFAR-10 settings would take hours and AMP does not apply.
+    too (MPS), where full mode's CIFAR-10 settings would take hours and AMP does not apply. A notebook whose
+    experiment has a reference protocol names it in `extra` (notebook 03's "cpu": the measured ablation), so
+    `GANHELPERS_MODE=cpu` runs that protocol headless and writes its record (`ganhelpers.records`).
     """
+    modes = RUN_MODES + tuple(extra)
     mode = os.environ.get("GANHELPERS_MODE", "").strip().lower()
     if mode:
-        if mode not in RUN_MODES:
-            raise ValueError(f"GANHELPERS_MODE={mode!r}: use 'smoke' or 'full'")
+        if mode not in modes:
+            raise ValueError(f"GANHELPERS_MODE={mode!r}: use " + " or ".join(repr(m) for m in modes)
+                             + (" (other modes belong to other notebooks)" if not extra else ""))
         return mode
     return "full" if torch.cuda.is_available() else "smoke"
 

@@ -34,6 +34,10 @@ def test_run_mode(monkeypatch):
     monkeypatch.setenv("GANHELPERS_MODE", "fast")
     with pytest.raises(ValueError, match="smoke"):
         runtime.run_mode()
+    monkeypatch.setenv("GANHELPERS_MODE", "cpu")  # a notebook's own reference protocol
+    assert runtime.run_mode(extra=("cpu",)) == "cpu"
+    with pytest.raises(ValueError, match="other notebooks"):
+        runtime.run_mode()  # a notebook without that protocol refuses it
     monkeypatch.delenv("GANHELPERS_MODE")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
