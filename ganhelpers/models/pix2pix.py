@@ -1,8 +1,8 @@
 """Pix2Pix (Isola et al. 2017): image-to-image translation with a conditional GAN (taught in 08_pix2pix).
 
 - `UNetGenerator` (mirrored skips, or none) and `UNet3PlusGenerator` (full-scale skips) map
-  `G(condition) -> image` with no noise (`z_dim = 0`): as in the paper, dropout is the only randomness in
-  training; unlike the paper (which keeps dropout on at test time), our G samples in eval mode, deterministically.
+  `G(condition) -> image` with no noise input (`z_dim = 0`). The paper's only noise is dropout, kept on at test
+  time too; ours acts in training only, and G samples in eval mode: deterministic, one output per condition.
 - `PatchDiscriminator(image, condition)`: a logit per patch, of side `receptive_field(D)`.
 - `pix2pix_steps`: BCE + l1_weight * L1, or L1 alone, on batches (target, condition) of a
   `data.pairs.PairSampler` (the condition arrives as the step's `labels`).
@@ -57,7 +57,7 @@ class _Translator(nn.Module):
                              f"needs square 1- or 3-channel images of at least {2 ** depth} pixels")
         self.size, self.padded = h, -(-h // 2 ** depth) * 2 ** depth  # the next multiple of 2^depth: 28 -> 32
         self.in_channels, self.img_shape, self.depth = in_channels, tuple(img_shape), depth
-        self.z_dim, self.n_classes = 0, 0  # no noise (dropout is the randomness), no classes
+        self.z_dim, self.n_classes = 0, 0  # no noise input (dropout acts in training only), no classes
         self.encoder = Encoder(in_channels, base, depth)
 
     def forward(self, condition: torch.Tensor, labels=None) -> torch.Tensor:
