@@ -20,6 +20,9 @@ def test_committed_clean(path):
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [], f"cell {i} has outputs: clear them before committing"
             assert cell["execution_count"] is None, f"cell {i} has an execution count"
+    ids = [cell.get("id") for cell in nb["cells"]]  # nbformat 4.5: every cell has an id, unique in the notebook
+    assert None not in ids, f"cell {ids.index(None)} has no id (nbformat 4.5 requires one)"
+    assert len(set(ids)) == len(ids), "two cells share an id"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
