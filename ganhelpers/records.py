@@ -85,24 +85,31 @@ def notebook_command(notebook: str, mode: str) -> str:
             f"--output-dir /tmp notebooks/{notebook}.ipynb")
 
 
+def save_record(path: Path, command: str, settings: dict, results: dict, *, device="cpu",
+                started: float | None = None, **about) -> Path:
+    """Write a record to `path`: `about` (what was run), the command that reproduces it, where and when
+    (`environment`), the settings, the wall-clock seconds since `started` (a `time.time()`), and the results.
+    `settings` and `results` must be JSON: the protocol and every number a text cites."""
+    from .core.checkpoint import write_text_atomic
+    from .core.runtime import environment
+    record = {**about, "command": command, "environment": environment(device), "settings": settings,
+              "seconds": None if started is None else round(time.time() - started, 1), "results": results}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(record, indent=2) + "\n")
+    print(f"wrote the record {path}")
+    return path
+
+
 def save_notebook_record(notebook: str, mode: str, settings: dict, results: dict, *, device="cpu",
                          started: float | None = None, folder: Path | None = None) -> Path | None:
     """Write the record of a notebook's reference experiment to `folder`/NOTEBOOK.json (default: data/records/ of
     a source checkout) and return its path; None, saying so, when there is no checkout to write into (a pip
-    install, as on Colab). `settings` and `results` must be JSON: the protocol and every number the text cites;
-    `started` is the `time.time()` the experiment began, for its wall-clock seconds."""
-    from .core.checkpoint import write_text_atomic
-    from .core.runtime import environment
+    install, as on Colab). See `save_record`."""
     if folder is None:
         if not (CHECKOUT / "pyproject.toml").is_file():
             print(f"not a source checkout of ganhelpers: the record of {notebook} is not written")
             return None
         folder = RECORDS_DIR
-    record = {"notebook": notebook, "mode": mode, "command": notebook_command(notebook, mode),
-              "environment": environment(device), "settings": settings,
-              "seconds": None if started is None else round(time.time() - started, 1), "results": results}
-    path = Path(folder) / f"{notebook}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, json.dumps(record, indent=2) + "\n")
-    print(f"wrote the record {path}")
-    return path
+    return save_record(Path(folder) / f"{notebook}.json", notebook_command(notebook, mode), settings, results,
+                       device=device, started=started, notebook=notebook, mode=mode)

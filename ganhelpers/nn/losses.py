@@ -72,10 +72,12 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, labels: tor
     real, fake: (B, ...) same shape. One norm per *sample*, over all of its pixels and channels:
     flattening to (B, -1) first is the point (a norm over one dim only is the classic bug).
 
-    Always computed in fp32, also inside a mixed-precision (autocast) step: the gradient of the summed
-    critic output is 1 per sample, and a GradScaler's first scale (2^16 = 65536) is above fp16's
-    largest number (65504), so an fp16 critic would turn it into inf at step 1. The penalty is a small
-    share of the step's cost; the critic's main forward passes stay in fp16/bf16.
+    Always computed in fp32, also inside a mixed-precision (autocast) step. PyTorch's AMP recipe for a
+    penalty differentiates the *scaled* output; on a summed critic output that seeds every sample's gradient
+    with the scale (2^16 = 65536 at first), above fp16's largest number (65504): inf, and a NaN penalty at
+    step 1. Here the inner gradient is of the unscaled sum (seed 1 per sample), and the whole penalty (its
+    forward, that gradient, and the double backward the scaled loss_D later sends through it) runs in fp32.
+    It is a small share of the step's cost; the critic's main forward passes stay in fp16/bf16.
     Taught in 04_wgan_gp.
     """
     eps = torch.rand(real.size(0), *([1] * (real.dim() - 1)), device=real.device, dtype=torch.float32)

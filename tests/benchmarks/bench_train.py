@@ -16,7 +16,8 @@
    checkpoints, dashboard or FID, which the notebook adds on top.
 Measurements alternate between the two sides over several rounds and the median ratio is reported,
 so a machine that gets busier or quieter during the run biases neither side.
-Ratios > 1 mean ganhelpers is faster. --json FILE appends each result as a JSON line (tests/gpu/check.sh's table).
+Ratios > 1 mean ganhelpers is faster. --json FILE appends each result as a JSON line (tests/gpu/check.sh's table);
+--record FILE writes every number with the command and the machine (`ganhelpers.records`), for a text to cite.
 """
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ import itertools
 import json
 import os
 import platform
+import shlex
 import statistics
+import sys
 import time
 
 import torch
@@ -109,6 +112,9 @@ def ganhelpers_loop(G, D, data, steps, device, batch_size, warmup, steps_fn=bce_
     timer = {}
 
     class Clock(Callback):
+        def on_train_start(self, t):
+            timer["start"] = time.perf_counter()  # no warm-up: time from the first step
+
         def on_step_end(self, t):
             if t.step == warmup:
                 if device.type == "cuda":
@@ -201,7 +207,9 @@ def main():
     p.add_argument("--nb02-steps", type=int, default=1000, help="timed steps of it (default 1000)")
     p.add_argument("--nb02-warmup", type=int, default=20, help="untimed steps first (cuDNN autotuning)")
     p.add_argument("--json", help="append each result to this file as a JSON line")
+    p.add_argument("--record", help="write every number to this record (JSON), with the command and the machine")
     args = p.parse_args()
+    started, results = time.time(), {}
     if args.threads:
         torch.set_num_threads(args.threads)
     device = get_device(args.device)
@@ -223,6 +231,8 @@ def main():
     print(f"data     ganhelpers BatchSampler:     {median(bs):10,.0f} images/s   "
           f"ratio {median([b / d for b, d in zip(bs, dl)]):6.1f}x")
     rounds = f"{args.rounds} rounds, median"
+    results["data"] = {"dataloader_images_per_s": median(dl), "batchsampler_images_per_s": median(bs),
+                       "ratio": median([b / d for b, d in zip(bs, dl)])}
     emit(args.json, "data: DataLoader + PIL transforms", f"{median(dl):,.0f} images/s",
          f"batch {args.batch_size}, {args.workers} workers", f"{n_batches} batches x {rounds}")
     emit(args.json, "data: ganhelpers BatchSampler", f"{median(bs):,.0f} images/s, "
@@ -242,6 +252,10 @@ def main():
                 ours[name].append(ganhelpers_loop(*nets_for(model, device), data, args.steps, device, args.batch_size,
                                                   args.warmup, steps_fn=steps_fn, **config, **extra))
         print(f"{model:<8} pytorch/examples-style loop: {median(ref):8.2f} steps/s")
+        results[model] = {"reference_steps_per_s": median(ref), **{  # keys a citation can name
+            ("trainer_amp_nhwc" if "AMP" in name else "trainer"):
+                {"steps_per_s": median(rates), "ratio": median([o / r for o, r in zip(rates, ref)])}
+            for name, rates in ours.items()}}
         timed = f"{args.steps} x {rounds}"
         emit(args.json, f"{model}: pytorch/examples-style loop", f"{median(ref):.2f} steps/s",
              f"3x32x32, base 64, batch {args.batch_size}, fp32", timed)
@@ -268,6 +282,11 @@ def main():
         emit(args.json, "notebook 02 full: time per 1000 steps", f"{1000 / rate:.1f} s per 1000 steps ({rate:.1f} "
              f"steps/s; its {s['steps']:,} steps: {s['steps'] / rate / 60:.1f} min)", config,
              f"{args.nb02_steps} after {args.nb02_warmup} warm-up", args.nb02_steps / rate)
+        results["notebook02_full"] = {"config": config, "seconds_per_1000_steps": 1000 / rate, "steps_per_s": rate}
+    if args.record:
+        from ganhelpers.records import save_record
+        save_record(args.record, "python tests/benchmarks/bench_train.py " + shlex.join(sys.argv[1:]), vars(args),
+                    results, device=device, started=started, benchmark="bench_train")
 
 
 if __name__ == "__main__":

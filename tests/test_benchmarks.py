@@ -1,0 +1,23 @@
+"""The benchmark scripts run (tiny sizes, so the numbers mean nothing) and write the records a text cites."""
+import json
+import subprocess
+import sys
+
+from ganhelpers import records
+from tests.helpers import REPO
+
+
+def test_bench_train_writes_a_record_of_every_number_it_prints(tmp_path):
+    path = tmp_path / "bench_train.json"
+    args = ["--steps", "1", "--rounds", "1", "--warmup", "0", "--batch-size", "8", "--images", "64",
+            "--workers", "0", "--models", "dcgan", "--record", str(path)]
+    out = subprocess.run([sys.executable, "tests/benchmarks/bench_train.py", *args], cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    record = json.loads(path.read_text())
+    assert record["benchmark"] == "bench_train" and record["command"].startswith("python tests/benchmarks/bench_train.py ")
+    assert record["environment"]["threads"] >= 1 and record["settings"]["steps"] == 1
+    ratio = record["results"]["dcgan"]["trainer"]["ratio"]
+    assert ratio > 0 and f"ratio {ratio:5.2f}x" in out.stdout  # the printed ratio is the recorded one
+    assert records.check_citations(f"{ratio:.2f}<!-- record bench_train.json results.dcgan.trainer.ratio .2f -->",
+                                   tmp_path) == []  # a text can cite it
