@@ -21,3 +21,15 @@ def test_bench_train_writes_a_record_of_every_number_it_prints(tmp_path):
     assert ratio > 0 and f"ratio {ratio:5.2f}x" in out.stdout  # the printed ratio is the recorded one
     assert records.check_citations(f"{ratio:.2f}<!-- record bench_train.json results.dcgan.trainer.ratio .2f -->",
                                    tmp_path) == []  # a text can cite it
+
+
+def test_bench_fid_writes_a_record(tmp_path):
+    path = tmp_path / "bench_fid.json"
+    out = subprocess.run([sys.executable, "tests/benchmarks/bench_fid.py", "--n", "4", "--batch-size", "2",
+                          "--skip-reference", "--record", str(path)], cwd=REPO, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    record = json.loads(path.read_text())
+    assert record["benchmark"] == "bench_fid" and record["settings"]["n"] == 4
+    rate = record["results"]["ganhelpers"]["images_per_s"]
+    assert rate > 0 and f"{rate:8.1f} images/s" in out.stdout and "pytorch_fid" not in record["results"]

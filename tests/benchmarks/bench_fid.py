@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shlex
+import sys
 import tempfile
 import threading
 import time
@@ -91,7 +93,9 @@ def main():
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--device", default="auto")
     p.add_argument("--skip-reference", action="store_true", help="time ganhelpers only (no PNG/pytorch-fid pass)")
+    p.add_argument("--record", help="write every number to this record (JSON), with the command and the machine")
     args = p.parse_args()
+    started = time.time()
     device = get_device(args.device)
     seed_everything(0)
     G = DCGANGenerator(100, (3, 32, 32)).to(device).eval()
@@ -123,6 +127,15 @@ def main():
         print(f"agreement: Fréchet distance between the two pipelines' statistics of the same images = {fd:.3g}")
     if device.type == "cuda":
         print(f"GPU peak allocated: {torch.cuda.max_memory_allocated() / 2**20:.0f} MB")
+    if args.record:
+        from ganhelpers.records import save_record
+        results = {"ganhelpers": {"images_per_s": args.n / our_time, "seconds": our_time, "peak_mb": our_mem.added},
+                   "ganhelpers_quarter": {"n": max(2, args.n // 4), "peak_mb": small_mem.added}}
+        if ref_time is not None:
+            results["pytorch_fid"] = {"images_per_s": args.n / ref_time, "seconds": ref_time, "peak_mb": ref_mem.added}
+            results["ratio"], results["agreement_fd"] = ref_time / our_time, float(fd)
+        save_record(args.record, "python tests/benchmarks/bench_fid.py " + shlex.join(sys.argv[1:]), vars(args),
+                    results, device=device, started=started, benchmark="bench_fid")
 
 
 if __name__ == "__main__":
