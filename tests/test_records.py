@@ -35,6 +35,11 @@ def test_committed_records_name_how_to_reproduce_them():
             assert (NOTEBOOKS / f"{record['notebook']}.ipynb").is_file(), path
             assert record["environment"]["torch"] and record["settings"] and record["results"], path
             continue
+        if "benchmark" in record:  # a benchmark script's run
+            script = f"tests/benchmarks/{record['benchmark']}.py"
+            assert record["command"].startswith(f"python {script} ") and (REPO / script).is_file(), path
+            assert record["environment"]["torch"] and record["results"], path
+            continue
         assert record["train"]["parts"] and record["evaluate"]["command"], path
         for part in record["train"]["parts"]:
             assert part["command"].startswith("python -m ganhelpers train ") and part["environment"]["torch"], path
