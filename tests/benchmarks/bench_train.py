@@ -227,17 +227,16 @@ def main():
     for _ in range(args.rounds):
         dl.append(images_per_second(itertools.chain.from_iterable(itertools.repeat(loader)), n_batches, args.batch_size))
         bs.append(images_per_second(iter(sampler), n_batches, args.batch_size))
+    data_ratio = median([b / d for b, d in zip(bs, dl)])
     print(f"data     DataLoader + PIL transforms: {median(dl):10,.0f} images/s")
-    print(f"data     ganhelpers BatchSampler:     {median(bs):10,.0f} images/s   "
-          f"ratio {median([b / d for b, d in zip(bs, dl)]):6.1f}x")
+    print(f"data     ganhelpers BatchSampler:     {median(bs):10,.0f} images/s   ratio {data_ratio:6.1f}x")
     rounds = f"{args.rounds} rounds, median"
     results["data"] = {"dataloader_images_per_s": median(dl), "batchsampler_images_per_s": median(bs),
-                       "ratio": median([b / d for b, d in zip(bs, dl)])}
+                       "ratio": data_ratio}
     emit(args.json, "data: DataLoader + PIL transforms", f"{median(dl):,.0f} images/s",
          f"batch {args.batch_size}, {args.workers} workers", f"{n_batches} batches x {rounds}")
-    emit(args.json, "data: ganhelpers BatchSampler", f"{median(bs):,.0f} images/s, "
-         f"{median([b / d for b, d in zip(bs, dl)]):.1f}x the DataLoader", f"batch {args.batch_size}, on {device.type}",
-         f"{n_batches} batches x {rounds}")
+    emit(args.json, "data: ganhelpers BatchSampler", f"{median(bs):,.0f} images/s, {data_ratio:.1f}x the DataLoader",
+         f"batch {args.batch_size}, on {device.type}", f"{n_batches} batches x {rounds}")
 
     for model in args.models.split(","):
         steps_fn, n_critic = {"dcgan": (bce_steps, 1), "wgan-gp": (wgan_gp_steps, 5)}[model]
@@ -252,18 +251,16 @@ def main():
                 ours[name].append(ganhelpers_loop(*nets_for(model, device), data, args.steps, device, args.batch_size,
                                                   args.warmup, steps_fn=steps_fn, **config, **extra))
         print(f"{model:<8} pytorch/examples-style loop: {median(ref):8.2f} steps/s")
-        results[model] = {"reference_steps_per_s": median(ref), **{  # keys a citation can name
-            ("trainer_amp_nhwc" if "AMP" in name else "trainer"):
-                {"steps_per_s": median(rates), "ratio": median([o / r for o, r in zip(rates, ref)])}
-            for name, rates in ours.items()}}
+        results[model] = {"reference_steps_per_s": median(ref)}
         timed = f"{args.steps} x {rounds}"
         emit(args.json, f"{model}: pytorch/examples-style loop", f"{median(ref):.2f} steps/s",
              f"3x32x32, base 64, batch {args.batch_size}, fp32", timed)
         for name, rates in ours.items():
-            print(f"{model:<8} {name + ':':<28} {median(rates):8.2f} steps/s   "
-                  f"ratio {median([o / r for o, r in zip(rates, ref)]):5.2f}x")
-            emit(args.json, f"{model}: {name}", f"{median(rates):.2f} steps/s, "
-                 f"{median([o / r for o, r in zip(rates, ref)]):.2f}x the examples loop",
+            rate, ratio = median(rates), median([o / r for o, r in zip(rates, ref)])
+            results[model]["trainer_amp_nhwc" if "AMP" in name else "trainer"] = {  # keys a citation can name
+                "steps_per_s": rate, "ratio": ratio}
+            print(f"{model:<8} {name + ':':<28} {rate:8.2f} steps/s   ratio {ratio:5.2f}x")
+            emit(args.json, f"{model}: {name}", f"{rate:.2f} steps/s, {ratio:.2f}x the examples loop",
                  f"3x32x32, base 64, batch {args.batch_size}" + (", amp auto, channels_last" if "AMP" in name else ", fp32"),
                  timed)
         if device.type == "cuda":
