@@ -2,6 +2,9 @@
 
     python -m ganhelpers.links          # report notebooks whose links are stale
     python -m ganhelpers.links --write  # rewrite them (after changing REPO_URL or BRANCH)
+
+Both editions of a notebook open the student edition; after `--write`, `python -m ganhelpers.editions --write`
+brings the student notebooks up to date.
 """
 from __future__ import annotations
 
@@ -19,9 +22,11 @@ _INSTALL = re.compile(r"git\+https://github\.com/[^\s\"'@#\\]+")
 
 
 def badge_url(notebook: str | Path) -> str:
-    """The Colab address of a notebook of this repository: .../github/OWNER/REPO/blob/BRANCH/notebooks/NAME."""
+    """The Colab address of a notebook's student edition (`ganhelpers.editions`), the one students open:
+    .../github/OWNER/REPO/blob/BRANCH/notebooks/student/NAME, in both editions of the notebook."""
     owner_repo = REPO_URL.removeprefix("https://github.com/")
-    return f"https://colab.research.google.com/github/{owner_repo}/blob/{BRANCH}/notebooks/{Path(notebook).name}"
+    return (f"https://colab.research.google.com/github/{owner_repo}/blob/{BRANCH}/notebooks/student/"
+            f"{Path(notebook).name}")
 
 
 def install_url() -> str:

@@ -28,7 +28,7 @@ def test_committed_clean(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_badge_and_install_point_at_this_notebook(path):
     assert links.stale_links(path) == []
-    assert links.badge_url(path).endswith(f"/notebooks/{path.name}")
+    assert links.badge_url(path).endswith(f"/notebooks/student/{path.name}")  # students open their edition
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -1,0 +1,169 @@
+"""Two editions of every notebook from one source: the teacher's, with solutions, and the student's.
+
+The committed notebooks (`notebooks/NN_name.ipynb`) are the teacher edition: each exercise's reference
+solution sits between nbgrader's markers,
+
+    def js_divergence(p, q):
+        ### BEGIN SOLUTION
+        ...
+        ### END SOLUTION
+
+and the student edition (`notebooks/student/NN_name.ipynb`, the one the Colab badges open) replaces every
+marked region by a stub that raises a clear error, so a check run before the exercise is solved fails:
+
+    def js_divergence(p, q):
+        # YOUR CODE HERE
+        raise NotImplementedError("exercise (a): write js_divergence here, then run the self-check below")
+
+    python -m ganhelpers.editions          # report student notebooks that are missing or out of date
+    python -m ganhelpers.editions --write  # write them from the teacher edition
+
+The markers are nbgrader's (its `ClearSolutions` preprocessor reads the same ones), so a teacher who grades
+with nbgrader can use these notebooks as they are; the generator itself is these few functions on plain JSON,
+because nbgrader brings a JupyterLab extension and a database layer to do it (README, *Exercises*).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+STUDENT = "student"  # the student edition's folder, inside notebooks/
+STUB_TAIL = "run the self-check below"  # every stub's message ends so (the tests look for it)
+_DEF = re.compile(r"^\s*def (\w+)\(")
+_EXERCISE = re.compile(r"^#{2,4}\s*(?:Exercise\s+(\d+)|(\([a-z]\)))", re.MULTILINE)
+
+
+def has_solution(source: str) -> bool:
+    """Whether a code cell's source holds a marked solution."""
+    return any(line.strip() == BEGIN for line in source.splitlines())
+
+
+def count_solutions(source: str) -> int:
+    """How many marked solutions a cell's source holds."""
+    return sum(line.strip() == BEGIN for line in source.splitlines())
+
+
+def strip_solutions(source: str, exercise: str = "", only: int | None = None) -> str:
+    """A cell's source with every marked solution replaced by a stub at the marker's indentation.
+
+    The stub raises NotImplementedError naming the enclosing function (the last `def` above the marker) and
+    the exercise label, e.g. "(a)". With `only=k`, only the k-th solution (from 0) becomes a stub and the
+    others stay solved, without their markers: how the tests show that a check exercises every function of
+    a cell. Unbalanced or nested markers raise ValueError: a half-marked cell would leak its solution into
+    the student edition.
+    """
+    out, inside, stub, name, region = [], False, False, None, -1
+    for number, line in enumerate(source.splitlines(keepends=True), 1):
+        marker = line.strip()
+        if marker == BEGIN:
+            if inside:
+                raise ValueError(f"line {number}: {BEGIN} inside another solution")
+            inside, region = True, region + 1
+            stub = only is None or only == region
+            if stub:
+                indent = line[:len(line) - len(line.lstrip())]
+                what = f"write {name} here" if name else "write your code here"
+                label = f"exercise {exercise}: " if exercise else ""
+                out.append(f"{indent}# YOUR CODE HERE\n")
+                out.append(f'{indent}raise NotImplementedError("{label}{what}, then {STUB_TAIL}")\n')
+        elif marker == END:
+            if not inside:
+                raise ValueError(f"line {number}: {END} without {BEGIN}")
+            inside = False
+        elif not inside or not stub:
+            match = _DEF.match(line)
+            name = match.group(1) if match and not inside else name
+            out.append(line)
+    if inside:
+        raise ValueError(f"{BEGIN} without {END}")
+    if only is not None and not 0 <= only <= region:
+        raise ValueError(f"only={only}, but the cell holds {region + 1} solutions")
+    return "".join(out)
+
+
+def exercise_labels(nb: dict) -> dict[int, str]:
+    """Cell index -> the exercise it belongs to ("(a)", "1"), read from the last exercise heading above it."""
+    labels, current = {}, ""
+    for index, cell in enumerate(nb["cells"]):
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            found = _EXERCISE.findall(source)
+            current = (found[-1][0] or found[-1][1]) if found else current
+            if re.search(r"^#{1,2} ", source, re.MULTILINE) and not found:
+                current = ""  # a new section: no longer inside an exercise
+        else:
+            labels[index] = current
+    return labels
+
+
+def student_notebook(nb: dict) -> dict:
+    """The student edition of a teacher notebook (a new dict; the teacher's is left as it was)."""
+    student = copy.deepcopy(nb)
+    labels = exercise_labels(nb)
+    for index, cell in enumerate(student["cells"]):
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and has_solution(source):
+            cell["source"] = strip_solutions(source, labels.get(index, "")).splitlines(keepends=True)
+    return student
+
+
+def student_path(teacher: Path) -> Path:
+    return teacher.parent / STUDENT / teacher.name
+
+
+def dumps(nb: dict) -> str:
+    """A notebook as the repository stores it (one-space indent, UTF-8 text)."""
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def stale_editions(folder: Path = NOTEBOOKS) -> list[str]:
+    """Student notebooks that are missing, out of date, or left over from a renamed teacher notebook."""
+    teachers = sorted(folder.glob("*.ipynb"))
+    problems = []
+    for teacher in teachers:
+        expected = dumps(student_notebook(json.loads(teacher.read_text())))
+        path = student_path(teacher)
+        if not path.exists():
+            problems.append(f"{path} is missing")
+        elif path.read_text() != expected:
+            problems.append(f"{path} is out of date with {teacher.name}")
+    names = {t.name for t in teachers}
+    problems += [f"{p} has no teacher notebook" for p in sorted((folder / STUDENT).glob("*.ipynb"))
+                 if p.name not in names]
+    return problems
+
+
+def write_editions(folder: Path = NOTEBOOKS) -> list[Path]:
+    """Write the student edition of every teacher notebook; returns the files that changed."""
+    changed = []
+    for teacher in sorted(folder.glob("*.ipynb")):
+        path = student_path(teacher)
+        text = dumps(student_notebook(json.loads(teacher.read_text())))
+        if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text)
+            changed.append(path)
+    return changed
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if "--write" in args:
+        for path in write_editions():
+            print(f"wrote {path}")
+        return 0
+    problems = stale_editions()
+    for problem in problems:
+        print(problem)
+    if problems:
+        print("run: python -m ganhelpers.editions --write")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
