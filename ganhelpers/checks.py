@@ -75,7 +75,7 @@ def _check_gradient_flow(d_step, g_step, G, D, real, labels, trainer, section) -
     G.zero_grad(set_to_none=True), D.zero_grad(set_to_none=True)
     torch.manual_seed(0)
     loss_D = d_step(G, D, real, labels, trainer)["loss_D"]
-    if loss_D.requires_grad:  # (pix2pix's L1-only baseline has a constant loss_D: nothing to check)
+    if loss_D.grad_fn is not None:  # (pix2pix's L1-only baseline returns a constant leaf: nothing to check)
         loss_D.backward()
         if any(p.grad is not None for p in G.parameters()):
             raise AssertionError("loss_D reached G's weights: in D's step make the fakes under torch.no_grad() "
@@ -101,7 +101,7 @@ def _same(before: list[torch.Tensor], module: nn.Module) -> bool:
     return all(torch.equal(b, p) for b, p in zip(before, module.parameters()))
 
 
-def check_turns(d_turn, g_turn, d_step, g_step, G: nn.Module, D: nn.Module, real, labels=None, *,
+def check_turns(d_turn, g_turn, G: nn.Module, D: nn.Module, real, labels=None, *,
                 section: str = "") -> None:
     """One round of the game written by hand: `d_turn(G, D, opt_D, real, labels)` runs d_step and updates D,
     `g_turn(G, D, opt_G, real, labels)` runs g_step through a frozen D and updates G.

@@ -33,6 +33,7 @@ from pathlib import Path
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 STUDENT = "student"  # the student edition's folder, inside notebooks/
+META = "ganhelpers"  # a cell's metadata key for what the tests need (its wrong solutions)
 STUB_TAIL = "run the self-check below"  # every stub's message ends so (the tests look for it)
 _DEF = re.compile(r"^\s*def (\w+)\(")
 _EXERCISE = re.compile(r"^#{2,4}\s*(?:Exercise\s+(\d+)|(\([a-z]\)))", re.MULTILINE)
@@ -109,7 +110,38 @@ def student_notebook(nb: dict) -> dict:
         source = "".join(cell["source"])
         if cell["cell_type"] == "code" and has_solution(source):
             cell["source"] = strip_solutions(source, labels.get(index, "")).splitlines(keepends=True)
+            meta = cell.get("metadata", {})
+            meta.pop(META, None)  # the wrong solutions the tests feed the check: not for the student's eyes
     return student
+
+
+def wrong_solutions(cell: dict) -> list[dict]:
+    """The deliberately wrong solutions a teacher cell carries for the tests, in its metadata:
+    `{"ganhelpers": {"wrong_solutions": [{"mistake": "no detach", "solution": 0, "code": "..."}]}}`,
+    `code` replacing the body of the cell's solution number `solution` (from 0; default 0), written without
+    the indentation of its markers."""
+    return cell.get("metadata", {}).get(META, {}).get("wrong_solutions", [])
+
+
+def with_solution(source: str, code: str, only: int = 0) -> str:
+    """A cell's source with its solution number `only` replaced by `code` (re-indented to the markers'
+    indentation) and every marker removed: how the tests run a wrong solution in the student's place."""
+    out, inside, region = [], False, -1
+    for line in source.splitlines(keepends=True):
+        marker = line.strip()
+        if marker == BEGIN:
+            inside, region = True, region + 1
+            if region == only:
+                indent = line[:len(line) - len(line.lstrip())]
+                out += [indent + l if l.strip() else l for l in code.rstrip("\n").splitlines(keepends=True)]
+                out[-1] = out[-1] if out[-1].endswith("\n") else out[-1] + "\n"
+        elif marker == END:
+            inside = False
+        elif not inside or region != only:
+            out.append(line)
+    if not 0 <= only <= region:
+        raise ValueError(f"solution {only}: the cell holds {region + 1} solutions")
+    return "".join(out)
 
 
 def student_path(teacher: Path) -> Path:

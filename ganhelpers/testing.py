@@ -19,13 +19,16 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Before each exercise cell of a teacher notebook, run its student edition against its self-check.
+    """Before each exercise cell of a teacher notebook, run its student edition and its wrong solutions
+    against its self-check.
 
     nbval runs the teacher edition cell by cell in one kernel. For every solution an exercise cell holds,
     an extra cell runs, in that kernel and so with everything the notebook has built so far, the cell as the
     student edition has it (that solution replaced by its stub, `ganhelpers.editions`) and then the
-    self-check under it, which must fail on the stub: no check passes on nothing. The teacher's cell and
-    check then run as usual and must pass.
+    self-check under it, which must fail on the stub: no check passes on nothing. Then each deliberately
+    wrong solution the cell's metadata carries (`ganhelpers.editions.wrong_solutions`) runs in the solution's
+    place, and the check must reject it with an AssertionError, its message saying what is wrong. The
+    teacher's cell and check then run as usual and must pass.
     """
     try:
         from nbval.plugin import IPyNbCell
@@ -50,6 +53,15 @@ def pytest_collection_modifyitems(session, config, items):
                           "from ganhelpers.testing import expect_unsolved_to_fail\n"
                           f"expect_unsolved_to_fail({student!r}, {check.cell.source!r}, globals(), {what!r})\n")
                 out.append(IPyNbCell.from_parent(item.parent, name=f"{item.name} unsolved {only + 1}",
+                                                 cell_num=item.cell_num, cell=nbformat.v4.new_code_cell(source),
+                                                 options=_nbval_options()))
+            for number, wrong in enumerate(editions.wrong_solutions(item.cell), 1):
+                code = editions.with_solution(item.cell.source, wrong["code"], wrong.get("solution", 0))
+                what = f"exercise {label or item.name}, wrong solution {number} ({wrong['mistake']})"
+                source = (f"# ganhelpers.testing: {what} must fail its self-check\n"
+                          "from ganhelpers.testing import expect_wrong_to_fail\n"
+                          f"expect_wrong_to_fail({code!r}, {check.cell.source!r}, globals(), {what!r})\n")
+                out.append(IPyNbCell.from_parent(item.parent, name=f"{item.name} wrong {number}",
                                                  cell_num=item.cell_num, cell=nbformat.v4.new_code_cell(source),
                                                  options=_nbval_options()))
         out.append(item)
@@ -93,6 +105,21 @@ def expect_unsolved_to_fail(student: str, check: str, namespace: dict, what: str
                              "stub: it would fail on a right answer too") from error
     raise AssertionError(f"{what}: the self-check passed on the unsolved exercise: it checks nothing the "
                          "student writes")
+
+
+def expect_wrong_to_fail(wrong: str, check: str, namespace: dict, what: str = "a wrong solution") -> None:
+    """Run an exercise cell holding a deliberately wrong solution, then its self-check, in `namespace`: the
+    check must raise AssertionError (a check that explains the mistake), not pass and not crash otherwise."""
+    _run(wrong, namespace, what)
+    try:
+        _run(check, namespace, f"self-check of {what}")
+    except AssertionError as error:
+        print(f"{what}: caught by the self-check: {error}")
+        return
+    except Exception as error:
+        raise AssertionError(f"{what}: the self-check crashed with {error!r} instead of saying what is wrong "
+                             "(assert the shapes and values it needs first)") from error
+    raise AssertionError(f"{what}: the self-check passed a wrong solution")
 
 
 def _run(source: str, namespace: dict, where: str) -> None:

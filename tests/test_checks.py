@@ -147,7 +147,7 @@ def hand_loop(d_turn, g_turn, d_first=True):
 
 
 def test_right_turns_and_loop_pass(nets, real, data):
-    checks.check_turns(d_turn, g_turn, d_step, g_step, *nets, real)
+    checks.check_turns(d_turn, g_turn, *nets, real)
     checks.check_same_weights_as_trainer(hand_loop(d_turn, g_turn), d_step, g_step, *nets, data)
 
 
@@ -159,7 +159,7 @@ def test_right_turns_and_loop_pass(nets, real, data):
 ])
 def test_wrong_turns_are_caught(nets, real, wrong_d, wrong_g, message):
     with pytest.raises(AssertionError, match=message):
-        checks.check_turns(wrong_d, wrong_g, d_step, g_step, *nets, real)
+        checks.check_turns(wrong_d, wrong_g, *nets, real)
 
 
 @pytest.mark.parametrize("loop", [hand_loop(lambda *a: d_turn(*a, zero_grad=False), g_turn),  # gradients pile up
