@@ -197,7 +197,11 @@ def check_gradient_penalty(penalty, *, section: str = "") -> None:
                              f"norm per sample, over all of its pixels and channels (flatten(1)){_where(section)}")
     image_critic.zero_grad(set_to_none=True)
     real, fake = cases["critic of images"][1:]
-    penalty(image_critic, real, fake).backward()
+    trained = penalty(image_critic, real, fake)
+    if not (isinstance(trained, torch.Tensor) and trained.requires_grad):
+        raise AssertionError("the penalty carries no gradient: return a tensor built from autograd.grad(..., "
+                             f"create_graph=True), not a float or a detached value{_where(section)}")
+    trained.backward()
     if not any(p.grad is not None and p.grad.abs().sum() > 0 for p in image_critic.parameters()):
         raise AssertionError("the penalty does not reach the critic's weights: autograd.grad(..., create_graph=True) "
                              f"keeps the gradient differentiable{_where(section)}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ganhelpers import editions
-from ganhelpers.testing import expect_unsolved_to_fail
+from ganhelpers.testing import expect_unsolved_to_fail, expect_wrong_to_fail
 
 ROOT = Path(__file__).resolve().parents[1]
 TEACHER = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -111,3 +111,45 @@ def test_fail_while_unsolved_rejects_a_check_that_fails_on_its_own():
     student = editions.strip_solutions(CELL, "(a)", only=0)
     with pytest.raises(AssertionError, match="before it reached the exercise's stub"):
         expect_unsolved_to_fail(student, "assert side(4.0) == 3", {}, "area")
+
+
+def test_with_solution_puts_a_wrong_answer_in_place():
+    wrong = editions.with_solution(CELL, "return 3 * r**2  # the wrong constant\n", only=0)
+    namespace = {}
+    exec(wrong, namespace)
+    assert namespace["area"](1.0) == 3 and namespace["side"](4.0) == 2  # the other solution stays
+    assert "SOLUTION" not in wrong
+
+
+def test_wrong_solutions_stay_out_of_the_student_edition():
+    cell = {"cell_type": "code", "source": CELL, "metadata": {editions.META: {"wrong_solutions": [
+        {"mistake": "wrong constant", "code": "return 3 * r**2"}]}}, "outputs": [], "execution_count": None}
+    assert editions.wrong_solutions(cell)[0]["mistake"] == "wrong constant"
+    student = editions.student_notebook({"cells": [cell]})
+    assert editions.wrong_solutions(student["cells"][0]) == [] and editions.wrong_solutions(cell)  # teacher's kept
+
+
+def test_fail_on_wrong_accepts_an_assertion_and_rejects_a_pass_or_a_crash():
+    wrong = editions.with_solution(CELL, "return 3 * r**2", only=0)
+    expect_wrong_to_fail(wrong, "assert abs(area(1.0) - 3.14159) < 1e-5, 'not pi r^2'", {}, "area")
+    with pytest.raises(AssertionError, match="passed a wrong solution"):
+        expect_wrong_to_fail(wrong, "assert area(1.0) > 0", {}, "area")
+    with pytest.raises(AssertionError, match="crashed"):
+        expect_wrong_to_fail(wrong, "area(1.0)[0]", {}, "area")
+
+
+@pytest.mark.parametrize("path", TEACHER, ids=lambda p: p.name)
+def test_every_solution_has_a_wrong_solution_for_its_check(path):
+    """The plugin feeds each to the exercise's self-check, which must reject it; here: that they exist, each
+    names its mistake and replaces a solution the cell has."""
+    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "code" or not editions.has_solution(source):
+            continue
+        wrong = editions.wrong_solutions(cell)
+        covered = {w.get("solution", 0) for w in wrong}
+        assert covered == set(range(editions.count_solutions(source))), \
+            f"cell {index}: every solution needs a wrong solution in the metadata (have {sorted(covered)})"
+        for w in wrong:
+            assert w["mistake"] and w["code"].strip()
+            editions.with_solution(source, w["code"], w.get("solution", 0))  # raises if no such solution
