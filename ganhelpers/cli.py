@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--ckpt-every", type=_positive_int, default=500, help="checkpoint every N steps (default 500)")
     t.add_argument("--sample-every", type=_positive_int, default=500, help="sample grid every N steps")
     t.add_argument("--amp", default="off", choices=["off", "auto", "fp16", "bf16"], help="mixed precision on CUDA")
+    t.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="also keep G_ema, an exponential moving average of G's weights with this decay, e.g. 0.999 "
+                        "(default 0: off); sample and evaluate then use G_ema")
+    t.add_argument("--ema-start", type=int, default=0, metavar="STEP",
+                   help="with --ema: G_ema copies G until this step and averages from then on (default 0)")
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run", help="run folder written by `train`")
     s.add_argument("--n", type=_positive_int, default=64)
@@ -66,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="FILE.png (a grid) or FILE.npz (uint8 images, labels)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    s.add_argument("--raw", action="store_true", help="a run trained with --ema: sample G itself, not G_ema")
     e = sub.add_parser("evaluate", help="score a trained run, printing each number with its protocol")
     e.add_argument("run", help="run folder written by `train`")
     e.add_argument("--metric", choices=metrics,
@@ -84,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
                    "the run, where and when (torch, machine, threads), its seed, steps and seconds, and the scores")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    e.add_argument("--raw", action="store_true", help="a run trained with --ema: score G itself, not G_ema")
     r = sub.add_parser("search", help="hyperparameter search (successive halving) against the model's default")
     r.add_argument("model", help=f"one of: {', '.join(MODELS)}")
     r.add_argument("--dataset", default="mnist-5k", help="noise-to-image models: one with an offline judge (mnist-5k, "
@@ -96,12 +103,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     sub.add_parser("list", help="list models and datasets")
+    sub.add_parser("reference", help="train, score and export the reference set (see `reference --help`)")
     return p
 
 
 def main(argv=None) -> int:
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["reference"]:  # its own parser: ganhelpers/reference.py
+        from .reference import main as reference
+        return reference(argv[1:])
     args = parser.parse_args(argv)
     args.command_line = "python -m ganhelpers " + shlex.join(argv)  # for records: the command that made a result
     try:
@@ -126,6 +137,7 @@ def _list(args, parser) -> int:
 
 
 def _train(args, parser) -> int:
+    from .core.callbacks import EMA
     from .core.config import UNLIMITED, TrainConfig, amp_dtype
     from .core.runtime import environment, seed_everything
     from .core.trainer import Trainer
@@ -146,6 +158,12 @@ def _train(args, parser) -> int:
         parser.error(f"--resume: there is no checkpoint at {out / 'checkpoint.pt'}")
     if not args.resume and (out / "checkpoint.pt").is_file():
         parser.error(f"{out} already holds a run: add --resume to continue it, or choose another --out")
+    if not 0.0 <= args.ema < 1.0:
+        parser.error(f"--ema {args.ema}: the decay of an average lives in [0, 1), e.g. 0.999 (0 turns it off)")
+    if args.ema_start < 0 or (args.ema_start and not args.ema):
+        parser.error(f"--ema-start {args.ema_start}: a step >= 0, and only with --ema")
+    if args.resume and bool(_read_json(out / "config.json").get("ema")) != bool(args.ema):
+        parser.error(f"--resume: {out} was trained {'with' if not args.ema else 'without'} --ema; resume it the same way")
     device = _device(parser, args.device)
     steps = args.steps or (UNLIMITED if args.minutes else 2000)
     try:
@@ -180,8 +198,12 @@ def _train(args, parser) -> int:
     meta = {"model": args.model, "dataset": args.dataset, "z_dim": spec.z_dim,
             "img_shape": list(data.img_shape), "n_classes": data.n_classes,
             "parts": [*earlier, part]}  # what trained it, where and when: a resumed run lists every part
+    callbacks = spec.task.callbacks(out, args.dataset, args.seed, args.sample_every)
+    if args.ema:
+        meta["ema"] = {"decay": args.ema, "start": args.ema_start}
+        callbacks = [EMA(args.ema, start=args.ema_start), *callbacks]  # first: the progress pictures stay G's
     trainer = Trainer(G, D, d_step, g_step, spec.task.sampler(data, args.batch_size, device, args.seed), config,
-                      meta=meta, callbacks=spec.task.callbacks(out, args.dataset, args.seed, args.sample_every))
+                      meta=meta, callbacks=callbacks)
     trainer.fit()
     print(f"wrote {out / 'checkpoint.pt'}, {out / 'history.csv'}, {out / 'config.json'}, {out / 'samples'}/")
     return 0
@@ -257,7 +279,7 @@ def _sample(args, parser) -> int:
     if args.labels not in (None, "all") and not (args.labels.isdigit() and int(args.labels) < n_classes):
         parser.error(f"--labels {args.labels!r}: use 'all' or a class index 0..{n_classes - 1}")
     device = _device(parser, args.device)
-    G, meta = load_generator(run, device)
+    G, meta = load_generator(run, device, ema=not args.raw)
     print(spec.task.sample(G, meta, out, args.n, args.labels, args.seed))
     return 0
 
@@ -274,13 +296,13 @@ def _evaluate(args, parser) -> int:
     if problem:
         parser.error(problem)
     device = _device(parser, args.device)
-    G, meta = load_generator(run, device, weights)
+    G, meta = load_generator(run, device, weights, ema=not args.raw)
     try:
         scores = spec.task.evaluate(G, meta, metric, args.n, args.split, args.batch_size, args.seed, device)
     except (WeightsUnavailable, DatasetUnavailable, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"{run} ({meta['model']} on {meta['dataset']}, {weights} at step {meta['step']}):")
+    print(f"{run} ({meta['model']} on {meta['dataset']}, {meta['generator']} of {weights} at step {meta['step']}):")
     for key, value in scores.items():
         if key in ("protocol", "n", "n_classes", "n_modes") or key.endswith("_std") or value is None:
             continue
@@ -299,7 +321,7 @@ def _write_record(path: Path, args, meta: dict, scores: dict, device) -> Path:
     from .core.checkpoint import write_text_atomic
     from .core.runtime import environment
     record = {
-        "model": meta["model"], "dataset": meta["dataset"],
+        "model": meta["model"], "dataset": meta["dataset"], "generator": meta["generator"],
         "train": {"parts": meta.get("parts", []), "seed": meta["train"]["seed"], "steps": meta["step"],
                   "seconds": meta.get("seconds"), "config": meta["train"]},
         "evaluate": {"command": args.command_line, "environment": environment(device)},

@@ -32,7 +32,7 @@ CHECKOUT = Path(__file__).resolve().parents[1]
 RECORDS_DIR = CHECKOUT / "data" / "records"  # in a source checkout
 
 # a number (digits, separators, a sign, perhaps a %) followed by its citation
-CITATION = re.compile(r"(?P<value>[-+]?[\d.,]*\d%?)<!--\s*record\s+(?P<file>[\w./-]+\.json)\s+(?P<key>[\w.]+)"
+CITATION = re.compile(r"(?P<value>[-+]?[\d.,]*\d%?)<!--\s*record\s+(?P<file>[\w./-]+\.json)\s+(?P<key>[\w.-]+)"
                       r"(?:\s+(?P<fmt>[^\s>]+))?\s*-->")
 
 

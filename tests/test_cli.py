@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from ganhelpers.cli import main
 from ganhelpers.core.checkpoint import load_checkpoint
@@ -60,7 +61,7 @@ def test_every_model_trains_resumes_samples_and_evaluates(name, tmp_path, capsys
     capsys.readouterr()
     assert main(["evaluate", str(run), "--n", "20", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert f"({name} on mnist-5k, checkpoint.pt at step 3):" in out and "  protocol: " in out
+    assert f"({name} on mnist-5k, G of checkpoint.pt at step 3):" in out and "  protocol: " in out
     G, meta = load_generator(run)  # the same numbers as the task's own evaluation of the run
     expected = spec.task.evaluate(G, meta, metric, 20, "train", 100, 0, "cpu")
     keys = [k for k, v in expected.items() if v is not None and k not in ("protocol", "n", "n_classes", "n_modes")
@@ -110,6 +111,8 @@ def test_list_prints_models_and_datasets(capsys):
     (["train", "dcgan", "--device", "tpu"], "invalid choice"),
     (["train", "dcgan", "--batch-size", "100000", "--steps", "1"], "larger than the dataset"),
     (["sample", "no/such/run", "--out", "x.png"], "not a run folder"),
+    (["train", "dcgan", "--ema", "1.0"], "lives in [0, 1)"),
+    (["train", "dcgan", "--ema-start", "5"], "only with --ema"),
 ])
 def test_bad_input_exits_2_with_a_message(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -263,3 +266,29 @@ def test_a_missing_gpu_exits_2_with_a_message(command, tmp_path, capsys, monkeyp
         main([command, str(run), "--device", "cuda", *out])
     assert exit_info.value.code == 2 and "no CUDA GPU is visible" in capsys.readouterr().err
     assert not (tmp_path / "s.png").exists()
+
+
+def test_ema_run_samples_and_scores_g_ema_unless_raw(tmp_path, capsys):
+    """--ema keeps G_ema in the checkpoint (a resume continues it); sample and evaluate use it, --raw uses G;
+    the record names which generator it scored."""
+    run = tmp_path / "run"
+    train = ["train", "gan", "--batch-size", "8", "--out", str(run), "--device", "cpu", "--ema", "0.9"]
+    assert main([*train, "--steps", "2"]) == 0
+    assert main([*train, "--steps", "4", "--resume"]) == 0
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    (state,) = [v["G_ema"] for k, v in ckpt["callbacks"].items() if k.endswith(".EMA")]
+    G_ema, meta = load_generator(run)
+    G, raw = load_generator(run, ema=False)
+    assert meta["generator"] == "G_ema" and raw["generator"] == "G"
+    assert all(torch.equal(a, b) for a, b in zip(G_ema.state_dict().values(), state.values()))
+    assert any(not torch.equal(a, b) for a, b in zip(G_ema.state_dict().values(), G.state_dict().values()))
+    capsys.readouterr()
+    record = tmp_path / "r.json"
+    assert main(["evaluate", str(run), "--n", "20", "--device", "cpu", "--record", str(record)]) == 0
+    assert "G_ema of checkpoint.pt" in capsys.readouterr().out
+    assert json.loads(record.read_text())["generator"] == "G_ema"
+    assert main(["evaluate", str(run), "--n", "20", "--device", "cpu", "--raw"]) == 0
+    assert "G of checkpoint.pt" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # a resume must keep the average going, or say why it cannot
+        main([*train[:-2], "--steps", "5", "--resume"])
+    assert "was trained with --ema" in capsys.readouterr().err

@@ -1,0 +1,119 @@
+"""The README's gallery, generated from the reference set's records (`python -m ganhelpers reference --gallery`).
+
+`write_summary` reads every `data/records/reference/MODEL/seedS.json` (G_ema) and `seedS-raw.json` (G) and
+writes `data/records/reference/summary.json`: per model and generator, the mean, standard deviation and values
+over the seeds of each score, the G steps and the seconds. `gallery_markdown` turns the summary into the README's
+tables, every number followed by the citation of the summary it comes from (so `tests/test_records.py` checks
+each); `write_readme_gallery` puts them between the README's `<!-- gallery:start -->` and `<!-- gallery:end -->`
+markers, and `tests/test_gallery.py` fails when the README's copy is stale.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from .records import CHECKOUT, RECORDS_DIR
+
+SUMMARY = "reference/summary.json"
+START, END = "<!-- gallery:start -->", "<!-- gallery:end -->"
+NOISE_SCORES = ("fd", "confident", "classes_covered", "accuracy")
+PAIR_SCORES = ("l1", "hf_ratio", "judge_accuracy")
+
+
+def _stats(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "values": values}
+
+
+def summarize(folder: Path = RECORDS_DIR) -> dict:
+    """The summary record of the reference set's records under `folder`/reference (see the module docstring)."""
+    models, sources = {}, []
+    for model_dir in sorted(p for p in (Path(folder) / "reference").iterdir() if p.is_dir()):
+        runs = sorted(model_dir.glob("seed*[0-9].json"), key=lambda p: int(p.stem[4:]))
+        if not runs:
+            continue
+        entry = {"seeds": [int(p.stem[4:]) for p in runs]}
+        for generator, tail in (("G_ema", ""), ("G", "-raw")):
+            records = []
+            for run in runs:
+                path = run.with_name(f"{run.stem}{tail}.json")
+                records.append(json.loads(path.read_text()))
+                sources.append(str(path.relative_to(folder)))
+            scores = [r["scores"] for r in records]
+            entry[generator] = {k: _stats([s[k] for s in scores]) for k in scores[0]
+                                if isinstance(scores[0][k], (int, float)) and all(s.get(k) is not None for s in scores)}
+            if generator == "G_ema":
+                entry["steps"] = records[0]["train"]["steps"]
+                entry["seconds"] = _stats([r["train"]["seconds"] for r in records])
+                entry["protocol"] = records[0]["protocol"]
+                entry["task"] = "pairs" if "l1" in scores[0] else "noise"
+        models[model_dir.name] = entry
+    return {"summary": "the reference set", "command": "python -m ganhelpers reference --gallery",
+            "sources": sources, "models": models}
+
+
+def write_summary(folder: Path = RECORDS_DIR) -> Path:
+    from .core.checkpoint import write_text_atomic
+    path = Path(folder) / SUMMARY
+    return write_text_atomic(path, json.dumps(summarize(folder), indent=2) + "\n")
+
+
+def _cite(key: str, fmt: str, value) -> str:
+    return f"{format(value, fmt)}<!-- record {SUMMARY} {key} {fmt} -->"
+
+
+def _mean_std(summary: dict, model: str, generator: str, score: str, fmt: str) -> str:
+    stats = summary["models"][model][generator].get(score)
+    if stats is None:
+        return "–"
+    base = f"models.{model}.{generator}.{score}"
+    return f"{_cite(base + '.mean', fmt, stats['mean'])} ± {_cite(base + '.std', fmt, stats['std'])}"
+
+
+def gallery_markdown(summary: dict) -> str:
+    """The README's gallery tables (Markdown) from a summary record."""
+    noise = [m for m, e in summary["models"].items() if e["task"] == "noise"]
+    pairs = [m for m, e in summary["models"].items() if e["task"] == "pairs"]
+    lines = []
+    if noise:
+        lines += ["| model | samples (seed 0, G_ema) | G steps | seconds | FD ↓ G_ema | FD ↓ G | confident (G_ema) | "
+                  "classes (G_ema) | class accuracy (G_ema) |", "|---|---|---|---|---|---|---|---|---|"]
+        for m in noise:
+            e = summary["models"][m]
+            lines.append(" | ".join([
+                f"| `{m}`", f'<img src="data/gallery/{m}.png" width="192" alt="{m} samples">',
+                _cite(f"models.{m}.steps", ",", e["steps"]), _cite(f"models.{m}.seconds.mean", ",.0f", e["seconds"]["mean"]),
+                _mean_std(summary, m, "G_ema", "fd", ".1f"), _mean_std(summary, m, "G", "fd", ".1f"),
+                _mean_std(summary, m, "G_ema", "confident", ".0%"),
+                _mean_std(summary, m, "G_ema", "classes_covered", ".1f"),
+                _mean_std(summary, m, "G_ema", "accuracy", ".1%")]) + " |")
+    if pairs:
+        lines += ["", "| model | input \\| output \\| target (seed 0, G_ema) | G steps | seconds | L1 ↓ G_ema | L1 ↓ G | "
+                  "sharpness (G_ema) | judge reads the target's class (G_ema) |", "|---|---|---|---|---|---|---|---|"]
+        for m in pairs:
+            e = summary["models"][m]
+            lines.append(" | ".join([
+                f"| `{m}`", f'<img src="data/gallery/{m}.png" width="270" alt="{m}: input, output, target">',
+                _cite(f"models.{m}.steps", ",", e["steps"]), _cite(f"models.{m}.seconds.mean", ",.0f", e["seconds"]["mean"]),
+                _mean_std(summary, m, "G_ema", "l1", ".4f"), _mean_std(summary, m, "G", "l1", ".4f"),
+                _mean_std(summary, m, "G_ema", "hf_ratio", ".2f"),
+                _mean_std(summary, m, "G_ema", "judge_accuracy", ".1%")]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def readme_with_gallery(readme: str, summary: dict) -> str:
+    """The README's text with its gallery markers' contents replaced by the tables of `summary`."""
+    if readme.count(START) != 1 or readme.count(END) != 1:
+        raise ValueError(f"the README needs exactly one {START} and one {END}")
+    head, rest = readme.split(START)
+    _, tail = rest.split(END)
+    return f"{head}{START}\n{gallery_markdown(summary)}{END}{tail}"
+
+
+def write_readme_gallery(readme: Path = CHECKOUT / "README.md", folder: Path = RECORDS_DIR) -> Path:
+    """Write the summary record, then the README's gallery from it."""
+    write_summary(folder)
+    summary = json.loads((Path(folder) / SUMMARY).read_text())
+    readme.write_text(readme_with_gallery(readme.read_text(), summary))
+    return readme

@@ -1,0 +1,126 @@
+"""The reference set: every model trained on `mnist-5k` under its recipe, by one command, for the README's
+gallery and for the notebooks to show a trained generator at once, even in smoke mode.
+
+    python -m ganhelpers reference                     # every model, seeds 0, 1 and 2, two runs at a time
+    python -m ganhelpers reference dcgan --seeds 0     # one model, one seed
+    python -m ganhelpers reference --gallery           # only rewrite the README's gallery from the records
+
+For each model and seed it runs the command line itself, one torch thread per run, so that each record holds
+the exact commands that reproduce it: `train` under the recipe (a step budget, about five idle CPU minutes
+on the development machine at one thread: with one thread, the same torch and CPU, a step budget gives the
+same weights again, a time budget would not), `evaluate --record` of G_ema and of G (`--raw`), and `sample`.
+Runs whose records exist are skipped, so an interrupted command continues where it stopped. Then seed 0's
+G_ema is exported in fp16, with its record, to `ganhelpers/assets/reference/MODEL.pt`, which
+`ganhelpers.runs.load_reference` loads (`weights_only=True`).
+
+The recipe's average: G_ema copies G until half the steps and then averages with decay 1 - 10 / steps (a
+window of about the last tenth of training; the copy of the halfway G keeps a weight of about e^-5 < 1%).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from .core.checkpoint import save_checkpoint
+from .records import CHECKOUT, RECORDS_DIR
+from .runs import ASSETS, load_generator
+# relative to the checkout, where the commands run: the records name portable paths
+RUNS, RECORDS, GALLERY = Path("runs/reference"), Path("data/records"), Path("data/gallery")
+DATASET = "mnist-5k"
+SEEDS = (0, 1, 2)
+
+# model -> G steps: about five idle CPU minutes at one thread on the development machine (2026-12-01 runs)
+RECIPES = {"gan": 11_000, "dcgan": 2_200, "dcgan-improved": 1_200, "wgan-gp": 1_000, "cgan": 4_300,
+           "acgan": 7_000, "sagan": 1_800, "pix2pix": 1_100, "pix2pix-l1": 2_500}
+
+
+def ema_settings(steps: int) -> tuple[float, int]:
+    """(decay, start) of the recipe's average for a run of `steps` G steps (the module's docstring says why)."""
+    return max(0.5, round(1.0 - 10.0 / steps, 6)), steps // 2  # (a floor for the tests' few-step runs)
+
+
+def commands(model: str, seed: int) -> list[list[str]]:
+    """The command lines (after `python -m ganhelpers`) of one reference run, in order."""
+    steps = RECIPES[model]
+    decay, start = ema_settings(steps)
+    run, records = RUNS / f"{model}-seed{seed}", RECORDS / "reference" / model
+    grid = ["--n", "16"] if model.startswith("pix2pix") else ["--n", "64"]
+    out = [["train", model, "--dataset", DATASET, "--steps", str(steps), "--seed", str(seed), "--ema", str(decay),
+            "--ema-start", str(start), "--out", str(run), "--device", "cpu"],
+           ["evaluate", str(run), "--device", "cpu", "--record", str(records / f"seed{seed}.json")],
+           ["evaluate", str(run), "--device", "cpu", "--raw",
+            "--record", str(records / f"seed{seed}-raw.json")]]
+    if seed == 0:
+        out.append(["sample", str(run), *grid, "--device", "cpu", "--out", str(GALLERY / f"{model}.png")])
+    return out
+
+
+def run_one(model: str, seed: int, log=print) -> Path:
+    """Train, score and (seed 0) sample one reference run with the command line, one thread; skipped when both
+    of its records exist. Returns the run folder."""
+    run = CHECKOUT / RUNS / f"{model}-seed{seed}"
+    done = all((RECORDS_DIR / f"reference/{model}/seed{seed}{tail}.json").is_file() for tail in ("", "-raw"))
+    if done:
+        log(f"{model} seed {seed}: recorded, skipped")
+        return run
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for args in commands(model, seed):
+        if args[0] == "train" and (run / "checkpoint.pt").is_file():
+            continue  # an earlier, interrupted call trained it already
+        log(f"{model} seed {seed}: python -m ganhelpers {' '.join(args)}")
+        subprocess.run([sys.executable, "-m", "ganhelpers", *args], check=True, env=env, cwd=CHECKOUT,
+                       stdout=subprocess.DEVNULL)
+    return run
+
+
+def export(model: str, run: Path, path: Path | None = None) -> Path:
+    """Write a run's G_ema (fp16 state dict) with what rebuilds it and its record, atomically."""
+    G, meta = load_generator(run, ema=True)
+    record = json.loads((RECORDS_DIR / f"reference/{model}/seed0.json").read_text())
+    state = {k: v.half() if v.is_floating_point() else v for k, v in G.state_dict().items()}
+    asset = {"model": model, "z_dim": meta["z_dim"], "img_shape": meta["img_shape"],
+             "n_classes": meta["n_classes"], "build": meta.get("build", {}), "generator": meta["generator"],
+             "state": state, "record": record, "record_file": f"reference/{model}/seed0.json"}
+    path = path or ASSETS / f"{model}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_checkpoint(asset, path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ganhelpers reference",
+                                     description="Train, score and export the reference set (ganhelpers/reference.py).")
+    parser.add_argument("models", nargs="*", help=f"default: all of {', '.join(RECIPES)}")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each (default 2)")
+    parser.add_argument("--gallery", action="store_true", help="only rewrite the README's gallery from the records")
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.models if m not in RECIPES]
+    if unknown:
+        parser.error(f"unknown model {unknown[0]!r}: the reference set has {', '.join(RECIPES)}")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if not (CHECKOUT / "pyproject.toml").is_file():
+        parser.error("the reference set is written into a source checkout (data/records, the README, the package's "
+                     "assets): run it from a clone of the repository, installed with pip install -e .")
+    if not args.gallery:
+        models = args.models or list(RECIPES)
+        jobs = [(m, s) for m in models for s in args.seeds]
+        with ThreadPoolExecutor(args.jobs) as pool:
+            runs = dict(zip(jobs, pool.map(lambda job: run_one(*job), jobs)))
+        for model in models:
+            if (model, 0) in runs:
+                print(f"wrote {export(model, runs[(model, 0)])}")
+    from .gallery import write_readme_gallery
+    print(f"rewrote the gallery of {write_readme_gallery()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""ganhelpers/gallery.py: the summary of the reference records (mean and spread over seeds), the README's tables
+with a citation on every number, and the README's committed gallery being the one its records give."""
+import json
+
+import pytest
+
+from ganhelpers import gallery
+from ganhelpers.records import check_citations, citations
+from tests.helpers import REPO
+
+
+def _record(folder, model, seed, tail, scores, steps=100, seconds=10.0):
+    path = folder / "reference" / model / f"seed{seed}{tail}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"train": {"steps": steps, "seconds": seconds}, "protocol": "p", "scores": scores}))
+
+
+@pytest.fixture
+def folder(tmp_path):
+    for seed, fd in enumerate([10.0, 12.0, 14.0]):
+        _record(tmp_path, "dcgan", seed, "", {"fd": fd, "confident": 0.5, "classes_covered": 10, "accuracy": None})
+        _record(tmp_path, "dcgan", seed, "-raw", {"fd": fd + 2, "confident": 0.4, "classes_covered": 9,
+                                                 "accuracy": None})
+        _record(tmp_path, "pix2pix", seed, "", {"l1": 0.04, "hf_ratio": 0.9, "judge_accuracy": 0.97})
+        _record(tmp_path, "pix2pix", seed, "-raw", {"l1": 0.05, "hf_ratio": 0.8, "judge_accuracy": 0.96})
+    return tmp_path
+
+
+def test_summary_has_mean_and_spread_over_seeds(folder):
+    summary = gallery.summarize(folder)
+    dcgan = summary["models"]["dcgan"]
+    assert dcgan["seeds"] == [0, 1, 2] and dcgan["G_ema"]["fd"] == {"mean": 12.0, "std": 2.0, "values": [10.0, 12.0, 14.0]}
+    assert dcgan["G"]["fd"]["mean"] == 14.0 and "accuracy" not in dcgan["G_ema"]
+    assert summary["models"]["pix2pix"]["task"] == "pairs" and len(summary["sources"]) == 12
+
+
+def test_tables_cite_every_number_and_agree_with_the_summary(folder):
+    gallery.write_summary(folder)
+    text = gallery.gallery_markdown(json.loads((folder / gallery.SUMMARY).read_text()))
+    assert "12.0<!-- record reference/summary.json models.dcgan.G_ema.fd.mean .1f --> ± 2.0" in text
+    assert len(citations(text)) == 10 + 10  # steps, seconds and 4 means with their spreads per row (dcgan: no accuracy)
+    assert check_citations(text, folder) == []
+
+
+def test_readme_markers(folder):
+    summary = gallery.summarize(folder)
+    readme = f"# x\n{gallery.START}\nold\n{gallery.END}\ntail\n"
+    new = gallery.readme_with_gallery(readme, summary)
+    assert new.startswith(f"# x\n{gallery.START}\n| model") and new.endswith(f"{gallery.END}\ntail\n")
+    with pytest.raises(ValueError, match="exactly one"):
+        gallery.readme_with_gallery("# no markers\n", summary)
+
+
+def test_the_readme_gallery_is_generated_from_the_committed_records():
+    records = REPO / "data" / "records"
+    if not (records / gallery.SUMMARY).is_file():
+        pytest.skip("no reference set recorded yet")
+    assert json.loads((records / gallery.SUMMARY).read_text()) == json.loads(json.dumps(gallery.summarize(records))), \
+        "run: python -m ganhelpers reference --gallery"
+    readme = (REPO / "README.md").read_text()
+    summary = json.loads((records / gallery.SUMMARY).read_text())
+    assert gallery.readme_with_gallery(readme, summary) == readme, "run: python -m ganhelpers reference --gallery"

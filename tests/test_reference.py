@@ -1,0 +1,61 @@
+"""ganhelpers/reference.py: the reference set's commands, one run end to end through the command line (records
+for G_ema and G, skipped when recorded), and its fp16 export, which `ganhelpers.runs.load_reference` loads."""
+import json
+
+import pytest
+import torch
+
+from ganhelpers import reference, runs
+from ganhelpers.records import check_citations
+
+
+def test_ema_settings_average_the_last_tenth_from_halfway():
+    assert reference.ema_settings(1000) == (0.99, 500)
+    assert reference.ema_settings(11_000) == (0.999091, 5500)
+
+
+def test_commands_name_portable_paths_and_the_recipe():
+    train, score, raw, sample = reference.commands("dcgan", 0)
+    assert train[:8] == ["train", "dcgan", "--dataset", "mnist-5k", "--steps", "2200", "--seed", "0"]
+    assert train[train.index("--ema") + 1] == str(reference.ema_settings(2200)[0])
+    assert score[-1] == "data/records/reference/dcgan/seed0.json" and "--raw" in raw
+    assert sample[-1] == "data/gallery/dcgan.png" and sample[1] == "runs/reference/dcgan-seed0"
+    assert len(reference.commands("dcgan", 1)) == 3  # only seed 0 draws the gallery's grid
+
+
+def test_bad_input_exits_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        reference.main(["stylegan"])
+    assert info.value.code == 2 and "unknown model 'stylegan'" in capsys.readouterr().err
+
+
+def test_one_run_records_g_ema_and_g_exports_fp16_and_loads(tmp_path, monkeypatch):
+    monkeypatch.setattr(reference, "CHECKOUT", tmp_path)
+    monkeypatch.setattr(reference, "RECORDS_DIR", tmp_path / "data" / "records")
+    monkeypatch.setattr(reference, "RECIPES", {"gan": 4})
+    lines = []
+    run = reference.run_one("gan", 0, log=lines.append)
+    folder = tmp_path / "data" / "records" / "reference" / "gan"
+    ema, raw = (json.loads((folder / name).read_text()) for name in ("seed0.json", "seed0-raw.json"))
+    assert ema["generator"] == "G_ema" and raw["generator"] == "G" and ema["train"]["steps"] == 4
+    assert ema["train"]["parts"][0]["command"].startswith("python -m ganhelpers train gan --dataset mnist-5k")
+    assert ema["train"]["parts"][0]["environment"]["threads"] == 1  # one thread: the step budget repeats
+    assert (tmp_path / "data" / "gallery" / "gan.png").is_file()
+    reference.run_one("gan", 0, log=lines.append)
+    assert lines[-1] == "gan seed 0: recorded, skipped"
+    asset = reference.export("gan", run, tmp_path / "assets" / "gan.pt")
+    stored = torch.load(asset, weights_only=True)
+    assert all(v.dtype == torch.float16 for v in stored["state"].values() if v.is_floating_point())
+    monkeypatch.setattr(runs, "ASSETS", tmp_path / "assets")
+    G, meta = runs.load_reference("gan")
+    assert not G.training and next(G.parameters()).dtype == torch.float32
+    assert G(torch.randn(3, G.z_dim)).shape == (3, 1, 28, 28)
+    assert meta["record"]["scores"] == ema["scores"] and meta["generator"] == "G_ema"
+    assert runs.reference_models() == ["gan"]
+    text = runs.describe_reference(meta)
+    assert "reference gan (G_ema), 4 G steps" in text and "python -m ganhelpers train gan" in text
+    assert f"fd {ema['scores']['fd']:.3g}" in text
+    with pytest.raises(FileNotFoundError, match="ships gan"):
+        runs.load_reference("dcgan")
+    assert check_citations(f"{ema['scores']['fd']:.1f}<!-- record reference/gan/seed0.json scores.fd .1f -->",
+                           tmp_path / "data" / "records") == []
