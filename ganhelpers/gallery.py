@@ -89,7 +89,9 @@ def gallery_markdown(summary: dict) -> str:
                 _mean_std(summary, m, "G_ema", "classes_covered", ".1f"),
                 _mean_std(summary, m, "G_ema", "accuracy", ".1%")]) + " |")
     if pairs:
-        lines += ["", "| model | input \\| output \\| target (seed 0, G_ema) | G steps | seconds | L1 ↓ G_ema | L1 ↓ G | "
+        lines += ["", "Pix2Pix (edges → digit, scored on 1,000 held-out test pairs: L1 per pixel on [-1, 1], the sharpness "
+                  "ratio of high-frequency energy, outputs / targets, and the judge's reading of the outputs):", "",
+                  "| model | input \\| output \\| target (seed 0, G_ema) | G steps | seconds | L1 ↓ G_ema | L1 ↓ G | "
                   "sharpness (G_ema) | judge reads the target's class (G_ema) |", "|---|---|---|---|---|---|---|---|"]
         for m in pairs:
             e = summary["models"][m]
