@@ -30,7 +30,8 @@ def summarize(folder: Path = RECORDS_DIR) -> dict:
     """The summary record of the reference set's records under `folder`/reference (see the module docstring)."""
     models, sources = {}, []
     for model_dir in sorted(p for p in (Path(folder) / "reference").iterdir() if p.is_dir()):
-        runs = sorted(model_dir.glob("seed*[0-9].json"), key=lambda p: int(p.stem[4:]))
+        runs = sorted((p for p in model_dir.glob("seed*[0-9].json") if p.with_name(f"{p.stem}-raw.json").is_file()),
+                      key=lambda p: int(p.stem[4:]))  # seeds scored for both generators (a run may be under way)
         if not runs:
             continue
         entry = {"seeds": [int(p.stem[4:]) for p in runs]}

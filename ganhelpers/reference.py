@@ -11,7 +11,7 @@ on the development machine at one thread: with one thread, the same torch and CP
 same weights again, a time budget would not), `evaluate --record` of G_ema and of G (`--raw`), and `sample`.
 Runs whose records exist are skipped, so an interrupted command continues where it stopped. Then seed 0's
 G_ema is exported in fp16, with its record, to `ganhelpers/assets/reference/MODEL.pt`, which
-`ganhelpers.runs.load_reference` loads (`weights_only=True`).
+`load_reference` loads (`weights_only=True`).
 
 The recipe's average: G_ema copies G until half the steps and then averages with decay 1 - 10 / steps (a
 window of about the last tenth of training; the copy of the halfway G keeps a weight of about e^-5 < 1%).
@@ -28,9 +28,12 @@ from pathlib import Path
 
 import torch
 
-from .core.checkpoint import save_checkpoint
+from .core.checkpoint import load_checkpoint, save_checkpoint
+from .models import get_model
 from .records import CHECKOUT, RECORDS_DIR
-from .runs import ASSETS, load_generator
+from .runs import load_generator
+
+ASSETS = Path(__file__).resolve().parent / "assets" / "reference"  # seed 0's G_ema of every model, fp16
 # relative to the checkout, where the commands run: the records name portable paths
 RUNS, RECORDS, GALLERY = Path("runs/reference"), Path("data/records"), Path("data/gallery")
 DATASET = "mnist-5k"
@@ -91,6 +94,70 @@ def export(model: str, run: Path, path: Path | None = None) -> Path:
     path = path or ASSETS / f"{model}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     return save_checkpoint(asset, path)
+
+
+def reference_models() -> list[str]:
+    """The models whose reference generator ships with the package."""
+    return sorted(p.stem for p in ASSETS.glob("*.pt"))
+
+
+def load_reference(model: str, device="cpu"):
+    """The reference set's trained generator of `model` (`python -m ganhelpers reference`: G_ema of seed 0 on
+    mnist-5k, stored in fp16 inside the package), in float32 and eval mode on `device`. Returns (G, meta), meta
+    holding the model, its shapes and the run's record ("record": commands, machine, steps, seconds, scores).
+    Taught in every notebook's results section, beside the student's own run.
+    """
+    path = ASSETS / f"{model}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no reference generator for {model!r}: the package ships "
+                                f"{', '.join(reference_models()) or 'none'}; `python -m ganhelpers reference {model}` "
+                                "trains one (from a source checkout)")
+    asset = load_checkpoint(path)  # weights_only=True
+    G, _ = get_model(model).build(tuple(asset["img_shape"]), asset["n_classes"], asset["z_dim"], **asset["build"])
+    G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in asset["state"].items()})
+    return G.to(device).eval(), {k: v for k, v in asset.items() if k != "state"}
+
+
+def describe_reference(meta: dict) -> str:
+    """A few lines on a reference generator's run, from its record (`load_reference`'s meta): what it is, the
+    command that trained it, where, how long, and its scores with their protocol."""
+    record = meta["record"]
+    part = record["train"]["parts"][0]
+    env = part["environment"]
+    skip = ("n", "n_classes", "n_modes")
+    scores = ", ".join(f"{k} {v:.3g}" for k, v in record["scores"].items()
+                       if isinstance(v, (int, float)) and k not in skip and not k.endswith("_std"))
+    return (f"reference {meta['model']} ({meta['generator']}), {record['train']['steps']:,} G steps in "
+            f"{record['train']['seconds']:,.0f} s on {env['cpu']}, {env['threads']} thread(s), torch {env['torch']}, "
+            f"{env['date']} (record data/records/{meta['record_file']}):\n"
+            f"  trained with: {part['command']}\n"
+            f"  scores: {scores}\n"
+            f"  protocol: {record['protocol']}")
+
+
+@torch.no_grad()
+def reference_samples(G, meta: dict, n: int = 64, seed: int = 0) -> tuple[torch.Tensor, int]:
+    """What to show of a reference generator, and the grid's row length: (images (N, C, H, W) in [-1, 1], nrow).
+
+    Unconditional: n samples; conditional: 8 per class, one class per row (`class_grid`); image-to-image:
+    input | output | target for 8 held-out test pairs of mnist-5k. The noise has its own seeded generator.
+    """
+    from .data.pairs import heldout_pairs
+    from .data.sets import to_float
+    from .nn.conventions import eval_mode
+    from .viz.plot import class_grid
+    from .viz.savers import triplet_grid
+    spec = get_model(meta["model"])
+    if spec.task.kind != "noise-to-image":
+        pairs = heldout_pairs(DATASET, 0, 8)
+        with eval_mode(G):
+            outputs = G(to_float(pairs.conditions))  # (8, C, H, W)
+        return triplet_grid(to_float(pairs.conditions), outputs, to_float(pairs.images), per_row=4)
+    if spec.conditional:
+        return class_grid(G, meta["n_classes"], per_class=8, seed=seed), 8
+    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))  # (n, z_dim)
+    with eval_mode(G):
+        return G(z.to(next(G.parameters()).device)).float().cpu(), 8
 
 
 def main(argv=None) -> int:

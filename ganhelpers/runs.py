@@ -3,7 +3,8 @@ dataset and settings), checkpoint.pt (weights, optimizers, RNG, history, callbac
 samples/ and, with a metric callback, best.pt.
 
     G, meta = load_generator("runs/dcgan-mnist-5k")
-    G, meta = load_reference("dcgan")   # the reference set's trained generator, shipped with the package
+
+The reference set's generators, shipped with the package, load with `ganhelpers.reference.load_reference`.
 """
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from pathlib import Path
 
 from .core.checkpoint import load_checkpoint
 from .models import get_model
-
-ASSETS = Path(__file__).resolve().parent / "assets" / "reference"  # the reference generators (`ganhelpers.reference`)
 
 
 def read_config(run) -> dict:
@@ -44,41 +43,3 @@ def load_generator(run, device="cpu", weights: str = "checkpoint.pt", ema: bool 
     return G.to(device).eval(), {**meta, "step": ckpt["step"], "seconds": ckpt.get("seconds"),
                                  "generator": "G_ema" if ema and averaged else "G"}
 
-
-def reference_models() -> list[str]:
-    """The models whose reference generator ships with the package."""
-    return sorted(p.stem for p in ASSETS.glob("*.pt"))
-
-
-def load_reference(model: str, device="cpu"):
-    """The reference set's trained generator of `model` (`python -m ganhelpers reference`: G_ema of seed 0 on
-    mnist-5k, stored in fp16 inside the package), in float32 and eval mode on `device`. Returns (G, meta), meta
-    holding the model, its shapes and the run's record ("record": commands, machine, steps, seconds, scores).
-    Taught in every notebook's results section, beside the student's own run.
-    """
-    path = ASSETS / f"{model}.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"no reference generator for {model!r}: the package ships "
-                                f"{', '.join(reference_models()) or 'none'}; `python -m ganhelpers reference {model}` "
-                                "trains one (from a source checkout)")
-    asset = load_checkpoint(path)  # weights_only=True
-    G, _ = get_model(model).build(tuple(asset["img_shape"]), asset["n_classes"], asset["z_dim"], **asset["build"])
-    G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in asset["state"].items()})
-    return G.to(device).eval(), {k: v for k, v in asset.items() if k != "state"}
-
-
-def describe_reference(meta: dict) -> str:
-    """A few lines on a reference generator's run, from its record (`load_reference`'s meta): what it is, the
-    command that trained it, where, how long, and its scores with their protocol."""
-    record = meta["record"]
-    part = record["train"]["parts"][0]
-    env = part["environment"]
-    skip = ("n", "n_classes", "n_modes")
-    scores = ", ".join(f"{k} {v:.3g}" for k, v in record["scores"].items()
-                       if isinstance(v, (int, float)) and k not in skip and not k.endswith("_std"))
-    return (f"reference {meta['model']} ({meta['generator']}), {record['train']['steps']:,} G steps in "
-            f"{record['train']['seconds']:,.0f} s on {env['cpu']}, {env['threads']} thread(s), torch {env['torch']}, "
-            f"{env['date']} (record data/records/{meta['record_file']}):\n"
-            f"  trained with: {part['command']}\n"
-            f"  scores: {scores}\n"
-            f"  protocol: {record['protocol']}")

@@ -1,11 +1,11 @@
 """ganhelpers/reference.py: the reference set's commands, one run end to end through the command line (records
-for G_ema and G, skipped when recorded), and its fp16 export, which `ganhelpers.runs.load_reference` loads."""
+for G_ema and G, skipped when recorded), and its fp16 export, which `ganhelpers.reference.load_reference` loads."""
 import json
 
 import pytest
 import torch
 
-from ganhelpers import reference, runs
+from ganhelpers import reference
 from ganhelpers.records import check_citations
 
 
@@ -46,16 +46,18 @@ def test_one_run_records_g_ema_and_g_exports_fp16_and_loads(tmp_path, monkeypatc
     asset = reference.export("gan", run, tmp_path / "assets" / "gan.pt")
     stored = torch.load(asset, weights_only=True)
     assert all(v.dtype == torch.float16 for v in stored["state"].values() if v.is_floating_point())
-    monkeypatch.setattr(runs, "ASSETS", tmp_path / "assets")
-    G, meta = runs.load_reference("gan")
+    monkeypatch.setattr(reference, "ASSETS", tmp_path / "assets")
+    G, meta = reference.load_reference("gan")
     assert not G.training and next(G.parameters()).dtype == torch.float32
     assert G(torch.randn(3, G.z_dim)).shape == (3, 1, 28, 28)
     assert meta["record"]["scores"] == ema["scores"] and meta["generator"] == "G_ema"
-    assert runs.reference_models() == ["gan"]
-    text = runs.describe_reference(meta)
+    assert reference.reference_models() == ["gan"]
+    text = reference.describe_reference(meta)
     assert "reference gan (G_ema), 4 G steps" in text and "python -m ganhelpers train gan" in text
     assert f"fd {ema['scores']['fd']:.3g}" in text
+    images, nrow = reference.reference_samples(G, meta, n=16)
+    assert images.shape == (16, 1, 28, 28) and nrow == 8 and images.abs().max() <= 1
     with pytest.raises(FileNotFoundError, match="ships gan"):
-        runs.load_reference("dcgan")
+        reference.load_reference("dcgan")
     assert check_citations(f"{ema['scores']['fd']:.1f}<!-- record reference/gan/seed0.json scores.fd .1f -->",
                            tmp_path / "data" / "records") == []
