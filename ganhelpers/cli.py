@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                    help="also keep G_ema, an exponential moving average of G's weights with this decay, e.g. 0.999 "
                         "(default 0: off); sample and evaluate then use G_ema")
+    t.add_argument("--augment", metavar="POLICY",
+                   help="DiffAugment: D sees reals and fakes randomly changed by these differentiable operations, "
+                        "a comma-separated list of color, translation, cutout (e.g. translation,cutout)")
     t.add_argument("--ema-start", type=int, default=0, metavar="STEP",
                    help="with --ema: G_ema copies G until this step and averages from then on (default 0)")
     s = sub.add_parser("sample", help="draw samples from a trained run")
@@ -162,6 +165,17 @@ def _train(args, parser) -> int:
         parser.error(f"--ema {args.ema}: the decay of an average lives in [0, 1), e.g. 0.999 (0 turns it off)")
     if args.ema_start < 0 or (args.ema_start and not args.ema):
         parser.error(f"--ema-start {args.ema_start}: a step >= 0, and only with --ema")
+    if args.augment is not None:
+        from .nn.augment import parse_policy
+        try:
+            args.augment = ",".join(parse_policy(args.augment))
+        except ValueError as e:
+            parser.error(f"--augment: {e}")
+        if spec.task.kind != "noise-to-image":
+            parser.error(f"--augment: model {args.model!r} translates images; DiffAugment is for noise-to-image models")
+    if args.resume and _read_json(out / "config.json").get("augment") != args.augment:
+        parser.error(f"--resume: {out} was trained with --augment {_read_json(out / 'config.json').get('augment')}; "
+                     "resume it the same way")
     if args.resume and bool(_read_json(out / "config.json").get("ema")) != bool(args.ema):
         parser.error(f"--resume: {out} was trained {'with' if not args.ema else 'without'} --ema; resume it the same way")
     device = _device(parser, args.device)
@@ -190,6 +204,9 @@ def _train(args, parser) -> int:
         parser.error(f"--batch-size {args.batch_size} is larger than the dataset ({len(data)} images)")
     seed_everything(args.seed)
     G, D = spec.build(data.img_shape, data.n_classes, spec.z_dim)
+    if args.augment:
+        from .nn.augment import Augmented
+        D = Augmented(D, args.augment)  # every input of D, real or fake, in D's step and in G's
     d_step, g_step = spec.steps()
     print(f"{args.model} on {args.dataset} ({len(data)} images {data.img_shape}): "
           f"G {count_params(G):,} params, D {count_params(D):,} params -> {out}")
@@ -199,6 +216,8 @@ def _train(args, parser) -> int:
             "img_shape": list(data.img_shape), "n_classes": data.n_classes,
             "parts": [*earlier, part]}  # what trained it, where and when: a resumed run lists every part
     callbacks = spec.task.callbacks(out, args.dataset, args.seed, args.sample_every)
+    if args.augment:
+        meta["augment"] = args.augment
     if args.ema:
         meta["ema"] = {"decay": args.ema, "start": args.ema_start}
         callbacks = [EMA(args.ema, start=args.ema_start), *callbacks]  # first: the progress pictures stay G's

@@ -34,7 +34,7 @@ def summarize(folder: Path = RECORDS_DIR) -> dict:
                       key=lambda p: int(p.stem[4:]))  # seeds scored for both generators (a run may be under way)
         if not runs:
             continue
-        entry = {"seeds": [int(p.stem[4:]) for p in runs]}
+        entry = {"seeds": [int(p.stem[4:]) for p in runs], "n_seeds": len(runs)}
         for generator, tail in (("G_ema", ""), ("G", "-raw")):
             records = []
             for run in runs:
@@ -78,13 +78,13 @@ def gallery_markdown(summary: dict) -> str:
     pairs = [m for m, e in summary["models"].items() if e["task"] == "pairs"]
     lines = []
     if noise:
-        lines += ["| model | samples (seed 0, G_ema) | G steps | seconds | FD ↓ G_ema | FD ↓ G | confident (G_ema) | "
-                  "classes (G_ema) | class accuracy (G_ema) |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["| model | samples (seed 0, G_ema) | G steps | seeds | seconds | FD ↓ G_ema | FD ↓ G | confident (G_ema) | "
+                  "classes (G_ema) | class accuracy (G_ema) |", "|---|---|---|---|---|---|---|---|---|---|"]
         for m in noise:
             e = summary["models"][m]
             lines.append(" | ".join([
                 f"| `{m}`", f'<img src="data/gallery/{m}.png" width="192" alt="{m} samples">',
-                _cite(f"models.{m}.steps", ",", e["steps"]), _cite(f"models.{m}.seconds.mean", ",.0f", e["seconds"]["mean"]),
+                _cite(f"models.{m}.steps", ",", e["steps"]), _cite(f"models.{m}.n_seeds", "d", e["n_seeds"]), _cite(f"models.{m}.seconds.mean", ",.0f", e["seconds"]["mean"]),
                 _mean_std(summary, m, "G_ema", "fd", ".1f"), _mean_std(summary, m, "G", "fd", ".1f"),
                 _mean_std(summary, m, "G_ema", "confident", ".0%"),
                 _mean_std(summary, m, "G_ema", "classes_covered", ".1f"),
@@ -98,7 +98,7 @@ def gallery_markdown(summary: dict) -> str:
             e = summary["models"][m]
             lines.append(" | ".join([
                 f"| `{m}`", f'<img src="data/gallery/{m}.png" width="270" alt="{m}: input, output, target">',
-                _cite(f"models.{m}.steps", ",", e["steps"]), _cite(f"models.{m}.seconds.mean", ",.0f", e["seconds"]["mean"]),
+                _cite(f"models.{m}.steps", ",", e["steps"]), _cite(f"models.{m}.n_seeds", "d", e["n_seeds"]), _cite(f"models.{m}.seconds.mean", ",.0f", e["seconds"]["mean"]),
                 _mean_std(summary, m, "G_ema", "l1", ".4f"), _mean_std(summary, m, "G", "l1", ".4f"),
                 _mean_std(summary, m, "G_ema", "hf_ratio", ".2f"),
                 _mean_std(summary, m, "G_ema", "judge_accuracy", ".1%")]) + " |")

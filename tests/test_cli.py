@@ -113,6 +113,8 @@ def test_list_prints_models_and_datasets(capsys):
     (["sample", "no/such/run", "--out", "x.png"], "not a run folder"),
     (["train", "dcgan", "--ema", "1.0"], "lives in [0, 1)"),
     (["train", "dcgan", "--ema-start", "5"], "only with --ema"),
+    (["train", "dcgan", "--augment", "flip"], "unknown DiffAugment policy"),
+    (["train", "pix2pix", "--augment", "cutout"], "DiffAugment is for noise-to-image models"),
 ])
 def test_bad_input_exits_2_with_a_message(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -292,3 +294,15 @@ def test_ema_run_samples_and_scores_g_ema_unless_raw(tmp_path, capsys):
     with pytest.raises(SystemExit):  # a resume must keep the average going, or say why it cannot
         main([*train[:-2], "--steps", "5", "--resume"])
     assert "was trained with --ema" in capsys.readouterr().err
+
+
+def test_augment_wraps_d_is_recorded_and_must_be_kept_on_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    train = ["train", "dcgan", "--batch-size", "8", "--out", str(run), "--device", "cpu", "--augment", "translation, cutout"]
+    assert main([*train, "--steps", "2"]) == 0
+    assert json.loads((run / "config.json").read_text())["augment"] == "translation,cutout"
+    assert all(k.startswith("inner.") for k in load_checkpoint(run / "checkpoint.pt")["D"])
+    assert main([*train, "--steps", "3", "--resume"]) == 0
+    with pytest.raises(SystemExit):
+        main([*train[:-2], "--steps", "4", "--resume"])
+    assert "was trained with --augment translation,cutout" in capsys.readouterr().err

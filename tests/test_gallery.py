@@ -38,7 +38,7 @@ def test_tables_cite_every_number_and_agree_with_the_summary(folder):
     gallery.write_summary(folder)
     text = gallery.gallery_markdown(json.loads((folder / gallery.SUMMARY).read_text()))
     assert "12.0<!-- record reference/summary.json models.dcgan.G_ema.fd.mean .1f --> ± 2.0" in text
-    assert len(citations(text)) == 10 + 10  # steps, seconds and 4 means with their spreads per row (dcgan: no accuracy)
+    assert len(citations(text)) == 11 + 11  # steps, seeds, seconds, 4 means with their spreads per row (dcgan: no accuracy)
     assert check_citations(text, folder) == []
 
 
