@@ -26,10 +26,13 @@ def _stats(values: list[float]) -> dict:
             "values": values}
 
 
-def summarize(folder: Path = RECORDS_DIR) -> dict:
-    """The summary record of the reference set's records under `folder`/reference (see the module docstring)."""
+def summarize(folder: Path = RECORDS_DIR, order=()) -> dict:
+    """The summary record of the reference set's records under `folder`/reference (see the module docstring);
+    models in `order` first, in that order, then the others by name."""
     models, sources = {}, []
-    for model_dir in sorted(p for p in (Path(folder) / "reference").iterdir() if p.is_dir()):
+    dirs = [p for p in (Path(folder) / "reference").iterdir() if p.is_dir()]
+    rank = {name: i for i, name in enumerate(order)}
+    for model_dir in sorted(dirs, key=lambda p: (rank.get(p.name, len(rank)), p.name)):
         runs = sorted((p for p in model_dir.glob("seed*[0-9].json") if p.with_name(f"{p.stem}-raw.json").is_file()),
                       key=lambda p: int(p.stem[4:]))  # seeds scored for both generators (a run may be under way)
         if not runs:
@@ -51,13 +54,13 @@ def summarize(folder: Path = RECORDS_DIR) -> dict:
                 entry["task"] = "pairs" if "l1" in scores[0] else "noise"
         models[model_dir.name] = entry
     return {"summary": "the reference set", "command": "python -m ganhelpers reference --gallery",
-            "sources": sources, "models": models}
+            "sources": sorted(sources), "models": models}
 
 
-def write_summary(folder: Path = RECORDS_DIR) -> Path:
+def write_summary(folder: Path = RECORDS_DIR, order=()) -> Path:
     from .core.checkpoint import write_text_atomic
     path = Path(folder) / SUMMARY
-    return write_text_atomic(path, json.dumps(summarize(folder), indent=2) + "\n")
+    return write_text_atomic(path, json.dumps(summarize(folder, order), indent=2) + "\n")
 
 
 def _cite(key: str, fmt: str, value) -> str:
@@ -69,6 +72,8 @@ def _mean_std(summary: dict, model: str, generator: str, score: str, fmt: str) -
     if stats is None:
         return "–"
     base = f"models.{model}.{generator}.{score}"
+    if len(stats["values"]) == 1:  # one seed: no spread to show
+        return _cite(base + ".mean", fmt, stats["mean"])
     return f"{_cite(base + '.mean', fmt, stats['mean'])} ± {_cite(base + '.std', fmt, stats['std'])}"
 
 
@@ -92,8 +97,8 @@ def gallery_markdown(summary: dict) -> str:
     if pairs:
         lines += ["", "Pix2Pix (edges → digit, scored on 1,000 held-out test pairs: L1 per pixel on [-1, 1], the sharpness "
                   "ratio of high-frequency energy, outputs / targets, and the judge's reading of the outputs):", "",
-                  "| model | input \\| output \\| target (seed 0, G_ema) | G steps | seconds | L1 ↓ G_ema | L1 ↓ G | "
-                  "sharpness (G_ema) | judge reads the target's class (G_ema) |", "|---|---|---|---|---|---|---|---|"]
+                  "| model | input \\| output \\| target (seed 0, G_ema) | G steps | seeds | seconds | L1 ↓ G_ema | "
+                  "L1 ↓ G | sharpness (G_ema) | judge reads the target's class (G_ema) |", "|---|---|---|---|---|---|---|---|---|"]
         for m in pairs:
             e = summary["models"][m]
             lines.append(" | ".join([
@@ -114,9 +119,9 @@ def readme_with_gallery(readme: str, summary: dict) -> str:
     return f"{head}{START}\n{gallery_markdown(summary)}{END}{tail}"
 
 
-def write_readme_gallery(readme: Path = CHECKOUT / "README.md", folder: Path = RECORDS_DIR) -> Path:
-    """Write the summary record, then the README's gallery from it."""
-    write_summary(folder)
+def write_readme_gallery(readme: Path = CHECKOUT / "README.md", folder: Path = RECORDS_DIR, order=()) -> Path:
+    """Write the summary record (models in `order` first), then the README's gallery from it."""
+    write_summary(folder, order)
     summary = json.loads((Path(folder) / SUMMARY).read_text())
     readme.write_text(readme_with_gallery(readme.read_text(), summary))
     return readme

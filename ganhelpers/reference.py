@@ -185,7 +185,7 @@ def main(argv=None) -> int:
             if (model, 0) in runs:
                 print(f"wrote {export(model, runs[(model, 0)])}")
     from .gallery import write_readme_gallery
-    print(f"rewrote the gallery of {write_readme_gallery()}")
+    print(f"rewrote the gallery of {write_readme_gallery(order=list(RECIPES))}")
     return 0
 
 
