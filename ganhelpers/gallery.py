@@ -77,36 +77,37 @@ def _mean_std(summary: dict, model: str, generator: str, score: str, fmt: str) -
     return f"{_cite(base + '.mean', fmt, stats['mean'])} ± {_cite(base + '.std', fmt, stats['std'])}"
 
 
+# (task, header, image width, image alt text, [(generator, score, format)]) of each table
+TABLES = (
+    ("noise", "| model | samples (seed 0, G_ema) | G steps | seeds | seconds | FD ↓ G_ema | FD ↓ G | confident (G_ema) | "
+              "classes (G_ema) | class accuracy (G_ema) |", 192, "samples",
+     [("G_ema", "fd", ".1f"), ("G", "fd", ".1f"), ("G_ema", "confident", ".0%"), ("G_ema", "classes_covered", ".1f"),
+      ("G_ema", "accuracy", ".1%")]),
+    ("pairs", "| model | input \\| output \\| target (seed 0, G_ema) | G steps | seeds | seconds | L1 ↓ G_ema | L1 ↓ G | "
+              "sharpness (G_ema) | judge reads the target's class (G_ema) |", 270, "input, output, target",
+     [("G_ema", "l1", ".4f"), ("G", "l1", ".4f"), ("G_ema", "hf_ratio", ".2f"), ("G_ema", "judge_accuracy", ".1%")]),
+)
+PAIRS_INTRO = ("Pix2Pix (edges → digit, scored on 1,000 held-out test pairs: L1 per pixel on [-1, 1], the sharpness ratio "
+               "of high-frequency energy, outputs / targets, and the judge's reading of the outputs):")
+
+
 def gallery_markdown(summary: dict) -> str:
-    """The README's gallery tables (Markdown) from a summary record."""
-    noise = [m for m, e in summary["models"].items() if e["task"] == "noise"]
-    pairs = [m for m, e in summary["models"].items() if e["task"] == "pairs"]
+    """The README's gallery tables (Markdown) from a summary record: one row per model, every number cited."""
     lines = []
-    if noise:
-        lines += ["| model | samples (seed 0, G_ema) | G steps | seeds | seconds | FD ↓ G_ema | FD ↓ G | confident (G_ema) | "
-                  "classes (G_ema) | class accuracy (G_ema) |", "|---|---|---|---|---|---|---|---|---|---|"]
-        for m in noise:
+    for task, header, width, alt, columns in TABLES:
+        models = [m for m, e in summary["models"].items() if e["task"] == task]
+        if not models:
+            continue
+        if lines:
+            lines += ["", PAIRS_INTRO, ""]
+        lines += [header, "|---" * header.count(" | ") + "|---|"]
+        for m in models:
             e = summary["models"][m]
-            lines.append(" | ".join([
-                f"| `{m}`", f'<img src="data/gallery/{m}.png" width="192" alt="{m} samples">',
-                _cite(f"models.{m}.steps", ",", e["steps"]), _cite(f"models.{m}.n_seeds", "d", e["n_seeds"]), _cite(f"models.{m}.seconds.mean", ",.0f", e["seconds"]["mean"]),
-                _mean_std(summary, m, "G_ema", "fd", ".1f"), _mean_std(summary, m, "G", "fd", ".1f"),
-                _mean_std(summary, m, "G_ema", "confident", ".0%"),
-                _mean_std(summary, m, "G_ema", "classes_covered", ".1f"),
-                _mean_std(summary, m, "G_ema", "accuracy", ".1%")]) + " |")
-    if pairs:
-        lines += ["", "Pix2Pix (edges → digit, scored on 1,000 held-out test pairs: L1 per pixel on [-1, 1], the sharpness "
-                  "ratio of high-frequency energy, outputs / targets, and the judge's reading of the outputs):", "",
-                  "| model | input \\| output \\| target (seed 0, G_ema) | G steps | seeds | seconds | L1 ↓ G_ema | "
-                  "L1 ↓ G | sharpness (G_ema) | judge reads the target's class (G_ema) |", "|---|---|---|---|---|---|---|---|---|"]
-        for m in pairs:
-            e = summary["models"][m]
-            lines.append(" | ".join([
-                f"| `{m}`", f'<img src="data/gallery/{m}.png" width="270" alt="{m}: input, output, target">',
-                _cite(f"models.{m}.steps", ",", e["steps"]), _cite(f"models.{m}.n_seeds", "d", e["n_seeds"]), _cite(f"models.{m}.seconds.mean", ",.0f", e["seconds"]["mean"]),
-                _mean_std(summary, m, "G_ema", "l1", ".4f"), _mean_std(summary, m, "G", "l1", ".4f"),
-                _mean_std(summary, m, "G_ema", "hf_ratio", ".2f"),
-                _mean_std(summary, m, "G_ema", "judge_accuracy", ".1%")]) + " |")
+            cells = [f"| `{m}`", f'<img src="data/gallery/{m}.png" width="{width}" alt="{m}: {alt}">',
+                     _cite(f"models.{m}.steps", ",", e["steps"]), _cite(f"models.{m}.n_seeds", "d", e["n_seeds"]),
+                     _cite(f"models.{m}.seconds.mean", ",.0f", e["seconds"]["mean"])]
+            cells += [_mean_std(summary, m, generator, score, fmt) for generator, score, fmt in columns]
+            lines.append(" | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -46,24 +46,22 @@ def pytest_collection_modifyitems(session, config, items):
             if check is None:
                 raise ValueError(f"{item.nodeid}: an exercise cell needs its self-check in the next code cell")
             label = _exercise_label(item, editions)
+            runs = []  # (name, runner, the cell's source as run, what it is)
             for only in range(editions.count_solutions(item.cell.source)):
-                student = editions.strip_solutions(item.cell.source, label, only=only)
-                what = f"exercise {label or item.name}, solution {only + 1}"
-                source = (f"# ganhelpers.testing: the student edition of {what} must fail its self-check\n"
-                          "from ganhelpers.testing import expect_unsolved_to_fail\n"
-                          f"expect_unsolved_to_fail({student!r}, {check.cell.source!r}, globals(), {what!r})\n")
-                out.append(IPyNbCell.from_parent(item.parent, name=f"{item.name} unsolved {only + 1}",
-                                                 cell_num=item.cell_num, cell=nbformat.v4.new_code_cell(source),
-                                                 options=_nbval_options()))
+                runs.append((f"unsolved {only + 1}", "expect_unsolved_to_fail",
+                             editions.strip_solutions(item.cell.source, label, only=only),
+                             f"exercise {label or item.name}, solution {only + 1}: its student edition"))
             for number, wrong in enumerate(editions.wrong_solutions(item.cell), 1):
-                code = editions.with_solution(item.cell.source, wrong["code"], wrong.get("solution", 0))
-                what = f"exercise {label or item.name}, wrong solution {number} ({wrong['mistake']})"
-                source = (f"# ganhelpers.testing: {what} must fail its self-check\n"
-                          "from ganhelpers.testing import expect_wrong_to_fail\n"
-                          f"expect_wrong_to_fail({code!r}, {check.cell.source!r}, globals(), {what!r})\n")
-                out.append(IPyNbCell.from_parent(item.parent, name=f"{item.name} wrong {number}",
-                                                 cell_num=item.cell_num, cell=nbformat.v4.new_code_cell(source),
-                                                 options=_nbval_options()))
+                runs.append((f"wrong {number}", "expect_wrong_to_fail",
+                             editions.with_solution(item.cell.source, wrong["code"], wrong.get("solution", 0)),
+                             f"exercise {label or item.name}, wrong solution {number} ({wrong['mistake']})"))
+            for name, runner, source, what in runs:
+                cell = nbformat.v4.new_code_cell(
+                    f"# ganhelpers.testing: {what} must fail its self-check\n"
+                    f"from ganhelpers.testing import {runner}\n"
+                    f"{runner}({source!r}, {check.cell.source!r}, globals(), {what!r})\n")
+                out.append(IPyNbCell.from_parent(item.parent, name=f"{item.name} {name}", cell_num=item.cell_num,
+                                                 cell=cell, options=_nbval_options()))
         out.append(item)
     items[:] = out
 
