@@ -107,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     sub.add_parser("list", help="list models and datasets")
     sub.add_parser("reference", help="train, score and export the reference set (see `reference --help`)")
+    sub.add_parser("pacgan", help="run PacGAN's Table 1 protocol on the 2-D mixtures (see `pacgan --help`)")
     return p
 
 
@@ -116,6 +117,9 @@ def main(argv=None) -> int:
     if argv[:1] == ["reference"]:  # its own parser: ganhelpers/reference.py
         from .reference import main as reference
         return reference(argv[1:])
+    if argv[:1] == ["pacgan"]:  # its own parser: ganhelpers/pacgan_table.py
+        from .pacgan_table import main as pacgan
+        return pacgan(argv[1:])
     args = parser.parse_args(argv)
     args.command_line = "python -m ganhelpers " + shlex.join(argv)  # for records: the command that made a result
     try:
@@ -173,11 +177,6 @@ def _train(args, parser) -> int:
             parser.error(f"--augment: {e}")
         if spec.task.kind != "noise-to-image":
             parser.error(f"--augment: model {args.model!r} translates images; DiffAugment is for noise-to-image models")
-    if args.resume and _read_json(out / "config.json").get("augment") != args.augment:
-        parser.error(f"--resume: {out} was trained with --augment {_read_json(out / 'config.json').get('augment')}; "
-                     "resume it the same way")
-    if args.resume and bool(_read_json(out / "config.json").get("ema")) != bool(args.ema):
-        parser.error(f"--resume: {out} was trained {'with' if not args.ema else 'without'} --ema; resume it the same way")
     device = _device(parser, args.device)
     steps = args.steps or (UNLIMITED if args.minutes else 2000)
     try:
@@ -187,7 +186,7 @@ def _train(args, parser) -> int:
                                 "amp": args.amp, "log_every": 50})
     except ValueError as e:
         parser.error(str(e))
-    problem = _resume_mismatch(out, config) if args.resume else None
+    problem = _resume_mismatch(out, config, args.augment, args.ema) if args.resume else None
     if problem:
         parser.error(problem)
     try:
@@ -244,9 +243,15 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-def _resume_mismatch(out: Path, config) -> str | None:
-    """Why the run in `out` cannot be resumed with `config` (the settings a resume must keep), or None."""
-    old = _read_json(out / "config.json").get("train")
+def _resume_mismatch(out: Path, config, augment: str | None, ema: float) -> str | None:
+    """Why the run in `out` cannot be resumed with `config`, `--augment` and `--ema` (the settings a resume must
+    keep), or None."""
+    saved = _read_json(out / "config.json")
+    if saved.get("augment") != augment:
+        return f"--resume: {out} was trained with --augment {saved.get('augment')}; resume it the same way"
+    if bool(saved.get("ema")) != bool(ema):
+        return f"--resume: {out} was trained {'with' if not ema else 'without'} --ema; resume it the same way"
+    old = saved.get("train")
     if old is None:
         return None  # no readable config.json: the checkpoint itself is checked when it loads
     from .core.config import RESUME_KEYS

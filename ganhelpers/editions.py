@@ -41,12 +41,43 @@ _EXERCISE = re.compile(r"^#{2,4}\s*(?:Exercise\s+(\d+)|(\([a-z]\)))", re.MULTILI
 
 def has_solution(source: str) -> bool:
     """Whether a code cell's source holds a marked solution."""
-    return any(line.strip() == BEGIN for line in source.splitlines())
+    return count_solutions(source) > 0
 
 
 def count_solutions(source: str) -> int:
     """How many marked solutions a cell's source holds."""
     return sum(line.strip() == BEGIN for line in source.splitlines())
+
+
+def _walk(source: str):
+    """The lines of a cell's source with where each stands: (kind, line, region, name), kind "begin" or "end" for
+    a marker, "solution" inside solution number `region` (from 0), "code" outside every solution; name: the function
+    the last `def` outside the solutions opened. Unbalanced or nested markers raise ValueError: a half-marked cell
+    would leak its solution into the student edition."""
+    inside, region, name = False, -1, None
+    for number, line in enumerate(source.splitlines(keepends=True), 1):
+        marker = line.strip()
+        if marker == BEGIN:
+            if inside:
+                raise ValueError(f"line {number}: {BEGIN} inside another solution")
+            inside, region = True, region + 1
+            yield "begin", line, region, name
+        elif marker == END:
+            if not inside:
+                raise ValueError(f"line {number}: {END} without {BEGIN}")
+            inside = False
+            yield "end", line, region, name
+        else:
+            match = None if inside else _DEF.match(line)
+            name = match.group(1) if match else name
+            yield ("solution" if inside else "code"), line, region, name
+    if inside:
+        raise ValueError(f"{BEGIN} without {END}")
+
+
+def _check_index(only: int, source: str) -> None:
+    if not 0 <= only < count_solutions(source):
+        raise ValueError(f"solution {only}: the cell holds {count_solutions(source)} solutions")
 
 
 def strip_solutions(source: str, exercise: str = "", only: int | None = None) -> str:
@@ -55,35 +86,21 @@ def strip_solutions(source: str, exercise: str = "", only: int | None = None) ->
     The stub raises NotImplementedError naming the enclosing function (the last `def` above the marker) and
     the exercise label, e.g. "(a)". With `only=k`, only the k-th solution (from 0) becomes a stub and the
     others stay solved, without their markers: how the tests show that a check exercises every function of
-    a cell. Unbalanced or nested markers raise ValueError: a half-marked cell would leak its solution into
-    the student edition.
+    a cell. Unbalanced or nested markers raise ValueError.
     """
-    out, inside, stub, name, region = [], False, False, None, -1
-    for number, line in enumerate(source.splitlines(keepends=True), 1):
-        marker = line.strip()
-        if marker == BEGIN:
-            if inside:
-                raise ValueError(f"line {number}: {BEGIN} inside another solution")
-            inside, region = True, region + 1
-            stub = only is None or only == region
-            if stub:
-                indent = line[:len(line) - len(line.lstrip())]
-                what = f"write {name} here" if name else "write your code here"
-                label = f"exercise {exercise}: " if exercise else ""
-                out.append(f"{indent}# YOUR CODE HERE\n")
-                out.append(f'{indent}raise NotImplementedError("{label}{what}, then {STUB_TAIL}")\n')
-        elif marker == END:
-            if not inside:
-                raise ValueError(f"line {number}: {END} without {BEGIN}")
-            inside = False
-        elif not inside or not stub:
-            match = _DEF.match(line)
-            name = match.group(1) if match and not inside else name
+    out = []
+    for kind, line, region, name in _walk(source):
+        stub = only is None or only == region
+        if kind == "begin" and stub:
+            indent = line[:len(line) - len(line.lstrip())]
+            what = f"write {name} here" if name else "write your code here"
+            label = f"exercise {exercise}: " if exercise else ""
+            out.append(f"{indent}# YOUR CODE HERE\n")
+            out.append(f'{indent}raise NotImplementedError("{label}{what}, then {STUB_TAIL}")\n')
+        elif kind == "code" or (kind == "solution" and not stub):
             out.append(line)
-    if inside:
-        raise ValueError(f"{BEGIN} without {END}")
-    if only is not None and not 0 <= only <= region:
-        raise ValueError(f"only={only}, but the cell holds {region + 1} solutions")
+    if only is not None:
+        _check_index(only, source)
     return "".join(out)
 
 
@@ -126,21 +143,15 @@ def wrong_solutions(cell: dict) -> list[dict]:
 def with_solution(source: str, code: str, only: int = 0) -> str:
     """A cell's source with its solution number `only` replaced by `code` (re-indented to the markers'
     indentation) and every marker removed: how the tests run a wrong solution in the student's place."""
-    out, inside, region = [], False, -1
-    for line in source.splitlines(keepends=True):
-        marker = line.strip()
-        if marker == BEGIN:
-            inside, region = True, region + 1
-            if region == only:
-                indent = line[:len(line) - len(line.lstrip())]
-                out += [indent + l if l.strip() else l for l in code.rstrip("\n").splitlines(keepends=True)]
-                out[-1] = out[-1] if out[-1].endswith("\n") else out[-1] + "\n"
-        elif marker == END:
-            inside = False
-        elif not inside or region != only:
+    out = []
+    for kind, line, region, _ in _walk(source):
+        if kind == "begin" and region == only:
+            indent = line[:len(line) - len(line.lstrip())]
+            out += [indent + l if l.strip() else l for l in code.rstrip("\n").splitlines(keepends=True)]
+            out[-1] = out[-1] if out[-1].endswith("\n") else out[-1] + "\n"
+        elif kind == "code" or (kind == "solution" and region != only):
             out.append(line)
-    if not 0 <= only <= region:
-        raise ValueError(f"solution {only}: the cell holds {region + 1} solutions")
+    _check_index(only, source)
     return "".join(out)
 
 

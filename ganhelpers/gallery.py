@@ -13,10 +13,11 @@ import json
 import statistics
 from pathlib import Path
 
-from .records import CHECKOUT, RECORDS_DIR
+from .records import CHECKOUT, RECORDS_DIR, replace_block
 
 SUMMARY = "reference/summary.json"
 START, END = "<!-- gallery:start -->", "<!-- gallery:end -->"
+MIN_SEEDS = 3  # a recipe change is kept only when it is better on every one of at least this many seeds
 NOISE_SCORES = ("fd", "confident", "classes_covered", "accuracy")
 PAIR_SCORES = ("l1", "hf_ratio", "judge_accuracy")
 
@@ -53,8 +54,41 @@ def summarize(folder: Path = RECORDS_DIR, order=()) -> dict:
                 entry["protocol"] = records[0]["protocol"]
                 entry["task"] = "pairs" if "l1" in scores[0] else "noise"
         models[model_dir.name] = entry
+    _decide(models)
     return {"summary": "the reference set", "command": "python -m ganhelpers reference --gallery",
             "sources": sorted(sources), "models": models}
+
+
+def paired(base: dict, base_seeds: list[int], new: dict, new_seeds: list[int]) -> dict:
+    """A change's paired comparison over the seeds both sides ran (same seed: same data order and initial weights):
+    each side's values, the differences new - base, on how many seeds the change gave a lower (better) score, and
+    the verdict: kept when lower on every seed, over at least `MIN_SEEDS` seeds (None: too few seeds to decide)."""
+    seeds = [s for s in base_seeds if s in new_seeds]
+    before = [base["values"][base_seeds.index(s)] for s in seeds]
+    after = [new["values"][new_seeds.index(s)] for s in seeds]
+    lower = sum(a < b for a, b in zip(after, before))
+    return {"seeds": seeds, "base": before, "new": after, "difference": [a - b for a, b in zip(after, before)],
+            "base_mean": statistics.fmean(before), "new_mean": statistics.fmean(after), "lower_on": lower,
+            "kept": (lower == len(seeds)) if len(seeds) >= MIN_SEEDS else None}
+
+
+def _decide(models: dict) -> None:
+    """Add the recipe's decisions to the summary's entries: "ema" (G_ema against G, the same runs, so equal time)
+    and "generator" (G_ema where that change is kept, else G); a variant's "versus_recipe" (its runs against the
+    recipe's, on each generator, for the same time) and "kept" (on the generator the recipe samples)."""
+    from .reference import VARIANTS
+    for entry in models.values():
+        score = "fd" if entry["task"] == "noise" else "l1"
+        entry["ema"] = paired(entry["G"][score], entry["seeds"], entry["G_ema"][score], entry["seeds"])
+        entry["generator"] = "G_ema" if entry["ema"]["kept"] else "G"
+    for name, entry in models.items():
+        base, _, variant = name.rpartition("-")
+        if variant in VARIANTS and base in models:
+            recipe = models[base]
+            score = "fd" if entry["task"] == "noise" else "l1"
+            entry.update(variant_of=base, variant=variant, versus_recipe={
+                g: paired(recipe[g][score], recipe["seeds"], entry[g][score], entry["seeds"]) for g in ("G_ema", "G")})
+            entry["kept"] = entry["versus_recipe"][recipe["generator"]]["kept"]
 
 
 def write_summary(folder: Path = RECORDS_DIR, order=()) -> Path:
@@ -95,7 +129,7 @@ def gallery_markdown(summary: dict) -> str:
     """The README's gallery tables (Markdown) from a summary record: one row per model, every number cited."""
     lines = []
     for task, header, width, alt, columns in TABLES:
-        models = [m for m, e in summary["models"].items() if e["task"] == task]
+        models = [m for m, e in summary["models"].items() if e["task"] == task and "variant_of" not in e]
         if not models:
             continue
         if lines:
@@ -108,16 +142,40 @@ def gallery_markdown(summary: dict) -> str:
                      _cite(f"models.{m}.seconds.mean", ",.0f", e["seconds"]["mean"])]
             cells += [_mean_std(summary, m, generator, score, fmt) for generator, score, fmt in columns]
             lines.append(" | ".join(cells) + " |")
+    lines += ["", CHANGES_INTRO, "", CHANGES_HEADER, "|---" * CHANGES_HEADER.count(" | ") + "|---|"]
+    for m, e in summary["models"].items():
+        if "variant_of" in e:
+            continue
+        lines.append(_change_row(f"models.{m}.ema", e["ema"], "G_ema instead of G (the same runs)", m, e))
+        for v, ve in summary["models"].items():
+            if ve.get("variant_of") == m:
+                g = e["generator"]
+                lines.append(_change_row(f"models.{v}.versus_recipe.{g}", ve["versus_recipe"][g],
+                                         f"{CHANGES[ve['variant']]} ({_cite(f'models.{v}.steps', ',', ve['steps'])} "
+                                         f"steps: the same time), {g}", m, e))
     return "\n".join(lines) + "\n"
+
+
+CHANGES = {"augment": "DiffAugment, translation and cutout"}  # variant -> what the change is, in words
+CHANGES_INTRO = ("Recipe changes, each measured against the recipe at equal time on the same seeds (paired: same data "
+                 "order, same initial weights), on FD (L1 for Pix2Pix); a change is kept only when it scores lower on "
+                 f"every one of at least {MIN_SEEDS} seeds:")
+CHANGES_HEADER = "| model | change | seeds | score without | score with | lower on | kept |"
+
+
+def _change_row(key: str, comparison: dict, change: str, model: str, entry: dict) -> str:
+    fmt = ".1f" if entry["task"] == "noise" else ".4f"
+    kept = {True: "yes", False: "no", None: "not yet (too few seeds)"}[comparison["kept"]]
+    return " | ".join([f"| `{model}`", change, ", ".join(map(str, comparison["seeds"])),
+                       _cite(f"{key}.base_mean", fmt, comparison["base_mean"]),
+                       _cite(f"{key}.new_mean", fmt, comparison["new_mean"]),
+                       f"{_cite(key + '.lower_on', 'd', comparison['lower_on'])} of {len(comparison['seeds'])}",
+                       kept]) + " |"
 
 
 def readme_with_gallery(readme: str, summary: dict) -> str:
     """The README's text with its gallery markers' contents replaced by the tables of `summary`."""
-    if readme.count(START) != 1 or readme.count(END) != 1:
-        raise ValueError(f"the README needs exactly one {START} and one {END}")
-    head, rest = readme.split(START)
-    _, tail = rest.split(END)
-    return f"{head}{START}\n{gallery_markdown(summary)}{END}{tail}"
+    return replace_block(readme, START, END, gallery_markdown(summary))
 
 
 def write_readme_gallery(readme: Path = CHECKOUT / "README.md", folder: Path = RECORDS_DIR, order=()) -> Path:

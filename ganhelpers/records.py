@@ -32,7 +32,7 @@ CHECKOUT = Path(__file__).resolve().parents[1]
 RECORDS_DIR = CHECKOUT / "data" / "records"  # in a source checkout
 
 # a number (digits, separators, a sign, perhaps a %) followed by its citation
-CITATION = re.compile(r"(?P<value>[-+]?[\d.,]*\d%?)<!--\s*record\s+(?P<file>[\w./-]+\.json)\s+(?P<key>[\w.-]+)"
+CITATION = re.compile(r"(?P<value>[-+]?[\d.,]*\d%?)<!--\s*record\s+(?P<file>[\w./-]+\.json)\s+(?P<key>[\w./-]+)"
                       r"(?:\s+(?P<fmt>[^\s>]+))?\s*-->")
 
 
@@ -77,6 +77,16 @@ def check_citations(text: str, folder: Path = RECORDS_DIR, where: str = "") -> l
 def citations(text: str) -> list[tuple[str, str, str]]:
     """(number as written, record file, key) of every citation in `text`."""
     return [(m["value"], m["file"], m["key"]) for m in CITATION.finditer(text)]
+
+
+def replace_block(text: str, start: str, end: str, body: str, where: str = "the README") -> str:
+    """`text` with what lies between its one `start` marker and its one `end` marker replaced by `body` (the README's
+    generated tables live between such HTML comments)."""
+    if text.count(start) != 1 or text.count(end) != 1:
+        raise ValueError(f"{where} needs exactly one {start} and one {end}")
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    return f"{head}{start}\n{body}{end}{tail}"
 
 
 def notebook_command(notebook: str, mode: str) -> str:

@@ -4,14 +4,21 @@ gallery and for the notebooks to show a trained generator at once, even in smoke
     python -m ganhelpers reference                     # every model, seeds 0, 1 and 2, two runs at a time
     python -m ganhelpers reference dcgan --seeds 0     # one model, one seed
     python -m ganhelpers reference --gallery           # only rewrite the README's gallery from the records
+    python -m ganhelpers reference --variant augment   # a change to the recipes, for the same time, recorded apart
 
 For each model and seed it runs the command line itself, one torch thread per run, so that each record holds
 the exact commands that reproduce it: `train` under the recipe (a step budget, about five idle CPU minutes
 on the development machine at one thread: with one thread, the same torch and CPU, a step budget gives the
 same weights again, a time budget would not), `evaluate --record` of G_ema and of G (`--raw`), and `sample`.
-Runs whose records exist are skipped, so an interrupted command continues where it stopped. Then seed 0's
-G_ema is exported in fp16, with its record, to `ganhelpers/assets/reference/MODEL.pt`, which
-`load_reference` loads (`weights_only=True`).
+Runs whose records exist are skipped, so an interrupted command continues where it stopped. Then the summary
+(`gallery.summarize`) decides, from the records, which generator each recipe samples: G_ema where it scored better
+than G on every one of at least three seeds, else G; seed 0's is exported in fp16, with its record, to
+`ganhelpers/assets/reference/MODEL.pt`, which `load_reference` loads (`weights_only=True`).
+
+A variant (`--variant augment`) trains every model with one change to its recipe for as long as the recipe trains:
+the recipe's steps divided by the change's cost per step, measured by its benchmark
+(tests/benchmarks/bench_augment.py, data/records/bench_augment.json). Its records go to
+data/records/reference/MODEL-VARIANT/, and the summary compares them with the recipe's, seed by seed.
 
 The recipe's average: G_ema copies G until half the steps and then averages with decay 1 - 10 / steps (a
 window of about the last tenth of training; the copy of the halfway G keeps a weight of about e^-5 < 1%).
@@ -31,9 +38,9 @@ import torch
 from .core.checkpoint import load_checkpoint, save_checkpoint
 from .models import get_model
 from .records import CHECKOUT, RECORDS_DIR
-from .runs import load_generator
+from .runs import build_generator, load_generator
 
-ASSETS = Path(__file__).resolve().parent / "assets" / "reference"  # seed 0's G_ema of every model, fp16
+ASSETS = Path(__file__).resolve().parent / "assets" / "reference"  # seed 0's generator of every model, fp16
 # relative to the checkout, where the commands run: the records name portable paths
 RUNS, RECORDS, GALLERY = Path("runs/reference"), Path("data/records"), Path("data/gallery")
 DATASET = "mnist-5k"
@@ -42,6 +49,26 @@ SEEDS = (0, 1, 2)
 # model -> G steps: about five idle CPU minutes at one thread on the development machine (2026-12-01 runs)
 RECIPES = {"gan": 11_000, "dcgan": 2_200, "dcgan-improved": 1_200, "wgan-gp": 1_000, "cgan": 4_300,
            "acgan": 7_000, "sagan": 1_800, "pix2pix": 1_100, "pix2pix-l1": 2_500}
+# recipe changes measured against the recipes (`--variant NAME`): the `train` options they add, and the benchmark
+# record whose ratio (seconds per G step, changed / recipe) turns the recipe's steps into as many seconds of training
+VARIANTS = {"augment": {"args": ["--augment", "translation,cutout"], "cost": "bench_augment.json"}}
+
+
+def variant_steps(model: str, variant: str | None = None) -> int:
+    """G steps of `model`'s run under `variant` (None: the recipe): the recipe's steps divided by the variant's
+    measured cost ratio, so that both train for the same time. A model the benchmark did not measure is an error."""
+    if variant is None:
+        return RECIPES[model]
+    cost = json.loads((RECORDS_DIR / VARIANTS[variant]["cost"]).read_text())["results"]
+    if model not in cost:
+        raise ValueError(f"--variant {variant}: {VARIANTS[variant]['cost']} has no cost ratio for {model!r} "
+                         f"(it measured {', '.join(cost)}): run its benchmark for {model} first")
+    return round(RECIPES[model] / cost[model]["ratio"])
+
+
+def run_name(model: str, variant: str | None = None) -> str:
+    """The run's name: MODEL for the recipe, MODEL-VARIANT for a change to it (also the records' folder)."""
+    return model if variant is None else f"{model}-{variant}"
 
 
 def ema_settings(steps: int) -> tuple[float, int]:
@@ -49,48 +76,54 @@ def ema_settings(steps: int) -> tuple[float, int]:
     return max(0.5, round(1.0 - 10.0 / steps, 6)), steps // 2  # (a floor for the tests' few-step runs)
 
 
-def commands(model: str, seed: int) -> list[list[str]]:
-    """The command lines (after `python -m ganhelpers`) of one reference run, in order."""
-    steps = RECIPES[model]
+def commands(model: str, seed: int, variant: str | None = None) -> list[list[str]]:
+    """The command lines (after `python -m ganhelpers`) of one reference run, in order; with `variant`, of the same
+    run with that change to the recipe, for the same time (`variant_steps`), recorded apart."""
+    steps = variant_steps(model, variant)
     decay, start = ema_settings(steps)
-    run, records = RUNS / f"{model}-seed{seed}", RECORDS / "reference" / model
+    name = run_name(model, variant)
+    run, records = RUNS / f"{name}-seed{seed}", RECORDS / "reference" / name
     grid = ["--n", "16"] if model.startswith("pix2pix") else ["--n", "64"]
+    extra = VARIANTS[variant]["args"] if variant else []
     out = [["train", model, "--dataset", DATASET, "--steps", str(steps), "--seed", str(seed), "--ema", str(decay),
-            "--ema-start", str(start), "--out", str(run), "--device", "cpu"],
+            "--ema-start", str(start), *extra, "--out", str(run), "--device", "cpu"],
            ["evaluate", str(run), "--device", "cpu", "--record", str(records / f"seed{seed}.json")],
            ["evaluate", str(run), "--device", "cpu", "--raw",
             "--record", str(records / f"seed{seed}-raw.json")]]
-    if seed == 0:
+    if seed == 0 and variant is None:
         out.append(["sample", str(run), *grid, "--device", "cpu", "--out", str(GALLERY / f"{model}.png")])
     return out
 
 
-def run_one(model: str, seed: int, log=print) -> Path:
-    """Train, score and (seed 0) sample one reference run with the command line, one thread; skipped when both
-    of its records exist. Returns the run folder."""
-    run = CHECKOUT / RUNS / f"{model}-seed{seed}"
-    done = all((RECORDS_DIR / f"reference/{model}/seed{seed}{tail}.json").is_file() for tail in ("", "-raw"))
+def run_one(model: str, seed: int, log=print, variant: str | None = None) -> Path:
+    """Train, score and (seed 0 of a recipe) sample one reference run with the command line, one thread; skipped
+    when both of its records exist. Returns the run folder."""
+    name = run_name(model, variant)
+    run = CHECKOUT / RUNS / f"{name}-seed{seed}"
+    done = all((RECORDS_DIR / f"reference/{name}/seed{seed}{tail}.json").is_file() for tail in ("", "-raw"))
     if done:
-        log(f"{model} seed {seed}: recorded, skipped")
+        log(f"{name} seed {seed}: recorded, skipped")
         return run
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for args in commands(model, seed):
+    for args in commands(model, seed, variant):
         if args[0] == "train" and (run / "checkpoint.pt").is_file():
             continue  # an earlier, interrupted call trained it already
-        log(f"{model} seed {seed}: python -m ganhelpers {' '.join(args)}")
+        log(f"{name} seed {seed}: python -m ganhelpers {' '.join(args)}")
         subprocess.run([sys.executable, "-m", "ganhelpers", *args], check=True, env=env, cwd=CHECKOUT,
                        stdout=subprocess.DEVNULL)
     return run
 
 
-def export(model: str, run: Path, path: Path | None = None) -> Path:
-    """Write a run's G_ema (fp16 state dict) with what rebuilds it and its record, atomically."""
-    G, meta = load_generator(run, ema=True)
-    record = json.loads((RECORDS_DIR / f"reference/{model}/seed0.json").read_text())
+def export(model: str, run: Path, path: Path | None = None, ema: bool = True) -> Path:
+    """Write a run's G_ema (or G: `ema=False`) as an fp16 state dict with what rebuilds it and its record,
+    atomically."""
+    G, meta = load_generator(run, ema=ema)
+    record_file = f"reference/{model}/seed0{'' if ema else '-raw'}.json"
+    record = json.loads((RECORDS_DIR / record_file).read_text())
     state = {k: v.half() if v.is_floating_point() else v for k, v in G.state_dict().items()}
     asset = {"model": model, "z_dim": meta["z_dim"], "img_shape": meta["img_shape"],
              "n_classes": meta["n_classes"], "build": meta.get("build", {}), "generator": meta["generator"],
-             "state": state, "record": record, "record_file": f"reference/{model}/seed0.json"}
+             "state": state, "record": record, "record_file": record_file}
     path = path or ASSETS / f"{model}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     return save_checkpoint(asset, path)
@@ -102,8 +135,8 @@ def reference_models() -> list[str]:
 
 
 def load_reference(model: str, device="cpu"):
-    """The reference set's trained generator of `model` (`python -m ganhelpers reference`: G_ema of seed 0 on
-    mnist-5k, stored in fp16 inside the package), in float32 and eval mode on `device`. Returns (G, meta), meta
+    """The reference set's trained generator of `model` (`python -m ganhelpers reference`: seed 0's G_ema or G,
+    whichever the recipe samples, trained on mnist-5k, stored in fp16 inside the package), in float32 and eval mode on `device`. Returns (G, meta), meta
     holding the model, its shapes and the run's record ("record": commands, machine, steps, seconds, scores).
     Taught in every notebook's results section, beside the student's own run.
     """
@@ -113,7 +146,7 @@ def load_reference(model: str, device="cpu"):
                                 f"{', '.join(reference_models()) or 'none'}; `python -m ganhelpers reference {model}` "
                                 "trains one (from a source checkout)")
     asset = load_checkpoint(path)  # weights_only=True
-    G, _ = get_model(model).build(tuple(asset["img_shape"]), asset["n_classes"], asset["z_dim"], **asset["build"])
+    G = build_generator(asset)
     G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in asset["state"].items()})
     return G.to(device).eval(), {k: v for k, v in asset.items() if k != "state"}
 
@@ -144,7 +177,7 @@ def reference_samples(G, meta: dict, n: int = 64, seed: int = 0) -> tuple[torch.
     """
     from .data.pairs import heldout_pairs
     from .data.sets import to_float
-    from .nn.conventions import eval_mode
+    from .nn.conventions import eval_mode, generate
     from .viz.plot import class_grid
     from .viz.savers import triplet_grid
     spec = get_model(meta["model"])
@@ -156,8 +189,7 @@ def reference_samples(G, meta: dict, n: int = 64, seed: int = 0) -> tuple[torch.
     if spec.conditional:
         return class_grid(G, meta["n_classes"], per_class=8, seed=seed), 8
     z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))  # (n, z_dim)
-    with eval_mode(G):
-        return G(z.to(next(G.parameters()).device)).float().cpu(), 8
+    return generate(G, z), 8
 
 
 def main(argv=None) -> int:
@@ -166,6 +198,8 @@ def main(argv=None) -> int:
     parser.add_argument("models", nargs="*", help=f"default: all of {', '.join(RECIPES)}")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each (default 2)")
+    parser.add_argument("--variant", choices=list(VARIANTS),
+                        help="train a change to the recipes instead, for the same time, recorded apart")
     parser.add_argument("--gallery", action="store_true", help="only rewrite the README's gallery from the records")
     args = parser.parse_args(argv)
     unknown = [m for m in args.models if m not in RECIPES]
@@ -179,13 +213,20 @@ def main(argv=None) -> int:
     if not args.gallery:
         models = args.models or list(RECIPES)
         jobs = [(m, s) for m in models for s in args.seeds]
+        if args.variant:
+            try:
+                [variant_steps(m, args.variant) for m in models]  # before any training
+            except ValueError as e:
+                parser.error(str(e))
         with ThreadPoolExecutor(args.jobs) as pool:
-            runs = dict(zip(jobs, pool.map(lambda job: run_one(*job), jobs)))
-        for model in models:
-            if (model, 0) in runs:
-                print(f"wrote {export(model, runs[(model, 0)])}")
-    from .gallery import write_readme_gallery
+            runs = dict(zip(jobs, pool.map(lambda job: run_one(*job, variant=args.variant), jobs)))
+    from .gallery import SUMMARY, write_readme_gallery
     print(f"rewrote the gallery of {write_readme_gallery(order=list(RECIPES))}")
+    if not args.gallery and args.variant is None:
+        decided = json.loads((RECORDS_DIR / SUMMARY).read_text())["models"]
+        for model in models:
+            if (model, 0) in runs:  # the generator the recipe samples: G_ema where the records kept that change
+                print(f"wrote {export(model, runs[(model, 0)], ema=decided[model]['generator'] == 'G_ema')}")
     return 0
 
 

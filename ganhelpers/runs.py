@@ -24,6 +24,14 @@ def read_config(run) -> dict:
         raise FileNotFoundError(f"{run} is not a run folder: it has no config.json (written by `train`)") from None
 
 
+def build_generator(meta: dict):
+    """A fresh generator of the shape a run's meta describes ("model", "img_shape", "n_classes", "z_dim" and the
+    optional "build" options: config.json, or a reference generator's asset), to load weights into."""
+    G, _ = get_model(meta["model"]).build(tuple(meta["img_shape"]), meta["n_classes"], meta["z_dim"],
+                                          **meta.get("build", {}))
+    return G
+
+
 def load_generator(run, device="cpu", weights: str = "checkpoint.pt", ema: bool = True):
     """Rebuild a run's generator from RUN/config.json and load its weights from RUN/<weights>
     (checkpoint.pt, or best.pt kept by a metric callback). A run trained with `--ema` also holds G_ema, the
@@ -34,8 +42,7 @@ def load_generator(run, device="cpu", weights: str = "checkpoint.pt", ema: bool 
     """
     run = Path(run)
     meta = read_config(run)
-    G, _ = get_model(meta["model"]).build(tuple(meta["img_shape"]), meta["n_classes"], meta["z_dim"],
-                                          **meta.get("build", {}))
+    G = build_generator(meta)
     ckpt = load_checkpoint(run / weights)
     averaged = [state["G_ema"] for key, state in ckpt.get("callbacks", {}).items()
                 if key.endswith(".EMA") and "G_ema" in state]

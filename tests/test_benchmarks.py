@@ -33,3 +33,15 @@ def test_bench_fid_writes_a_record(tmp_path):
     assert record["benchmark"] == "bench_fid" and record["settings"]["n"] == 4
     rate = record["results"]["ganhelpers"]["images_per_s"]
     assert rate > 0 and f"{rate:8.1f} images/s" in out.stdout and "pytorch_fid" not in record["results"]
+
+
+def test_bench_augment_writes_the_ratio_the_reference_variant_reads(tmp_path):
+    path = tmp_path / "bench_augment.json"
+    out = subprocess.run([sys.executable, "tests/benchmarks/bench_augment.py", "gan", "--steps", "2", "--rounds", "2",
+                          "--record", str(path)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    record = json.loads(path.read_text())
+    assert record["benchmark"] == "bench_augment" and record["settings"]["policy"] == "translation,cutout"
+    gan = record["results"]["gan"]
+    assert len(gan["plain_ms"]) == len(gan["augmented_ms"]) == 2 and gan["ratio"] > 0
+    assert f"{gan['ratio']:.3f} times as long" in out.stdout

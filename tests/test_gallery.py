@@ -38,8 +38,30 @@ def test_tables_cite_every_number_and_agree_with_the_summary(folder):
     gallery.write_summary(folder)
     text = gallery.gallery_markdown(json.loads((folder / gallery.SUMMARY).read_text()))
     assert "12.0<!-- record reference/summary.json models.dcgan.G_ema.fd.mean .1f --> ± 2.0" in text
-    assert len(citations(text)) == 11 + 11  # steps, seeds, seconds, 4 means with their spreads per row (dcgan: no accuracy)
+    # steps, seeds, seconds, 4 means with their spreads per row (dcgan: no accuracy); each change: 2 means, lower on
+    assert len(citations(text)) == 11 + 11 + 3 + 3
     assert check_citations(text, folder) == []
+
+
+def test_a_change_is_kept_only_when_better_on_every_seed_of_at_least_three(folder):
+    summary = gallery.summarize(folder)
+    dcgan = summary["models"]["dcgan"]
+    assert dcgan["ema"] == {"seeds": [0, 1, 2], "base": [12.0, 14.0, 16.0], "new": [10.0, 12.0, 14.0],
+                            "difference": [-2.0, -2.0, -2.0], "base_mean": 14.0, "new_mean": 12.0, "lower_on": 3,
+                            "kept": True}
+    assert dcgan["generator"] == "G_ema" and summary["models"]["pix2pix"]["generator"] == "G_ema"  # L1 0.04 < 0.05
+    for seed, fd in enumerate([9.0, 12.5, 13.0]):  # lower on seeds 0 and 2 only; G: worse on all
+        _record(folder, "dcgan-augment", seed, "", {"fd": fd, "confident": 0.5, "classes_covered": 10})
+        _record(folder, "dcgan-augment", seed, "-raw", {"fd": 20.0, "confident": 0.5, "classes_covered": 10})
+    variant = gallery.summarize(folder)["models"]["dcgan-augment"]
+    assert variant["variant_of"] == "dcgan" and variant["versus_recipe"]["G_ema"]["lower_on"] == 2
+    assert variant["kept"] is False and variant["versus_recipe"]["G"]["lower_on"] == 0
+    text = gallery.gallery_markdown(gallery.summarize(folder))
+    assert "| `dcgan-augment`" not in text and "DiffAugment, translation and cutout" in text and "| no |" in text
+    for name in ("seed2.json", "seed2-raw.json"):  # two seeds: too few to decide
+        (folder / "reference" / "dcgan" / name).unlink()
+    two = gallery.summarize(folder)["models"]["dcgan"]
+    assert two["ema"]["kept"] is None and two["generator"] == "G"
 
 
 def test_readme_markers(folder):

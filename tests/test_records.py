@@ -39,6 +39,10 @@ def test_committed_records_name_how_to_reproduce_them():
             from ganhelpers.gallery import summarize
             assert record == json.loads(json.dumps(summarize(RECORDS))), f"{path}: run {record['command']}"
             continue
+        if "experiment" in record:  # an experiment's own command, e.g. python -m ganhelpers pacgan
+            assert record["command"].startswith("python -m ganhelpers ") and record["environment"]["torch"], path
+            assert record["settings"] and record["results"], path
+            continue
         if "benchmark" in record:  # a benchmark script's run
             script = f"tests/benchmarks/{record['benchmark']}.py"
             assert record["command"].startswith(f"python {script} ") and (REPO / script).is_file(), path

@@ -23,6 +23,22 @@ def test_commands_name_portable_paths_and_the_recipe():
     assert len(reference.commands("dcgan", 1)) == 3  # only seed 0 draws the gallery's grid
 
 
+def test_a_variant_trains_the_same_time_with_its_change_and_records_apart(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(reference, "RECORDS_DIR", tmp_path)
+    (tmp_path / "bench_augment.json").write_text(json.dumps({"results": {"dcgan": {"ratio": 1.1}}}))
+    assert reference.variant_steps("dcgan", "augment") == 2000 and reference.variant_steps("dcgan") == 2200
+    train, score, raw = reference.commands("dcgan", 0, "augment")  # no gallery grid for a variant
+    assert train[train.index("--steps") + 1] == "2000" and train[train.index("--augment") + 1] == "translation,cutout"
+    assert train[train.index("--ema") + 1] == str(reference.ema_settings(2000)[0])
+    assert train[train.index("--out") + 1] == "runs/reference/dcgan-augment-seed0"
+    assert score[-1] == "data/records/reference/dcgan-augment/seed0.json"
+    with pytest.raises(ValueError, match="no cost ratio for 'gan'"):
+        reference.variant_steps("gan", "augment")
+    with pytest.raises(SystemExit):  # before any training
+        reference.main(["gan", "--variant", "augment", "--seeds", "0"])
+    assert "run its benchmark for gan first" in capsys.readouterr().err
+
+
 def test_bad_input_exits_2(capsys):
     with pytest.raises(SystemExit) as info:
         reference.main(["stylegan"])
@@ -57,6 +73,9 @@ def test_one_run_records_g_ema_and_g_exports_fp16_and_loads(tmp_path, monkeypatc
     assert f"fd {ema['scores']['fd']:.3g}" in text
     images, nrow = reference.reference_samples(G, meta, n=16)
     assert images.shape == (16, 1, 28, 28) and nrow == 8 and images.abs().max() <= 1
+    raw_asset = torch.load(reference.export("gan", run, tmp_path / "assets" / "gan.pt", ema=False), weights_only=True)
+    assert raw_asset["generator"] == "G" and raw_asset["record"]["scores"] == raw["scores"]
+    assert raw_asset["record_file"] == "reference/gan/seed0-raw.json"
     with pytest.raises(FileNotFoundError, match="ships gan"):
         reference.load_reference("dcgan")
     assert check_citations(f"{ema['scores']['fd']:.1f}<!-- record reference/gan/seed0.json scores.fd .1f -->",

@@ -57,7 +57,8 @@ def mixture_scores(points, centers, std: float, n_sigma: float = 3.0, min_share:
     points: (N, 2) samples; centers: (K, 2) mode centres; std: the modes' standard deviation.
     A sample is high quality within `n_sigma` std of its nearest mode (98.9% of real samples at 3 std:
     1 - exp(-9/2)); a mode is covered when at least `min_share` of its fair share N / K of the samples
-    are high quality and nearest to it.
+    are high quality and nearest to it, and at least one is: `min_share=0` is PacGAN's rule (Lin et al. 2018),
+    one high-quality sample captures a mode.
     Returns {"modes_covered", "n_modes", "high_quality" (share in [0, 1]), "n", "protocol"}.
     Taught in 00_gan_game.
     """
@@ -66,10 +67,13 @@ def mixture_scores(points, centers, std: float, n_sigma: float = 3.0, min_share:
     dist, nearest = torch.cdist(points, centers).min(dim=1)  # (N,), (N,)
     good = dist <= n_sigma * std
     counts = torch.bincount(nearest[good], minlength=len(centers))  # (K,)
-    covered = int((counts >= min_share * len(points) / len(centers)).sum())
+    if not min_share >= 0:
+        raise ValueError(f"min_share={min_share}: a share of the fair share must be >= 0 (0: one sample suffices)")
+    covered = int((counts >= max(1.0, min_share * len(points) / len(centers))).sum())
+    rule = (f">= {min_share:.0%} of its fair share of them" if min_share else "one of them")
     return {"modes_covered": covered, "n_modes": len(centers), "high_quality": float(good.double().mean()),
             "n": len(points), "protocol": f"{len(points):,} samples; high quality within {n_sigma:g} std ({std:g}) "
-            f"of a mode; a mode is covered with >= {min_share:.0%} of its fair share of them"}
+            f"of a mode; a mode is covered with {rule}"}
 
 
 def fid_scores(source, dataset: str = "cifar10", n: int = 10000, split: str = "train", with_fid: bool = True,
