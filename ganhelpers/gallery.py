@@ -76,14 +76,13 @@ def _decide(models: dict) -> None:
     """Add the recipe's decisions to the summary's entries: "ema" (G_ema against G, the same runs, so equal time)
     and "generator" (G_ema where that change is kept, else G); a variant's "versus_recipe" (its runs against the
     recipe's, on each generator, for the same time) and "kept" (on the generator the recipe samples)."""
-    from .reference import VARIANTS
     for entry in models.values():
         score = "fd" if entry["task"] == "noise" else "l1"
         entry["ema"] = paired(entry["G"][score], entry["seeds"], entry["G_ema"][score], entry["seeds"])
         entry["generator"] = "G_ema" if entry["ema"]["kept"] else "G"
     for name, entry in models.items():
         base, _, variant = name.rpartition("-")
-        if variant in VARIANTS and base in models:
+        if variant in CHANGES and base in models:  # a change the gallery can name: MODEL-VARIANT
             recipe = models[base]
             score = "fd" if entry["task"] == "noise" else "l1"
             entry.update(variant_of=base, variant=variant, versus_recipe={
@@ -111,15 +110,16 @@ def _mean_std(summary: dict, model: str, generator: str, score: str, fmt: str) -
     return f"{_cite(base + '.mean', fmt, stats['mean'])} ± {_cite(base + '.std', fmt, stats['std'])}"
 
 
-# (task, header, image width, image alt text, [(generator, score, format)]) of each table
+# (task, header, image width, image alt text, [(generator, score, format)]) of each table; generator "recipe": the
+# one the recipe samples (the summary's decision, in the generator column)
 TABLES = (
-    ("noise", "| model | samples (seed 0, G_ema) | G steps | seeds | seconds | FD ↓ G_ema | FD ↓ G | confident (G_ema) | "
-              "classes (G_ema) | class accuracy (G_ema) |", 192, "samples",
-     [("G_ema", "fd", ".1f"), ("G", "fd", ".1f"), ("G_ema", "confident", ".0%"), ("G_ema", "classes_covered", ".1f"),
-      ("G_ema", "accuracy", ".1%")]),
-    ("pairs", "| model | input \\| output \\| target (seed 0, G_ema) | G steps | seeds | seconds | L1 ↓ G_ema | L1 ↓ G | "
-              "sharpness (G_ema) | judge reads the target's class (G_ema) |", 270, "input, output, target",
-     [("G_ema", "l1", ".4f"), ("G", "l1", ".4f"), ("G_ema", "hf_ratio", ".2f"), ("G_ema", "judge_accuracy", ".1%")]),
+    ("noise", "| model | samples (seed 0) | generator | G steps | seeds | seconds | FD ↓ G_ema | FD ↓ G | confident | "
+              "classes | class accuracy |", 192, "samples",
+     [("G_ema", "fd", ".1f"), ("G", "fd", ".1f"), ("recipe", "confident", ".0%"), ("recipe", "classes_covered", ".1f"),
+      ("recipe", "accuracy", ".1%")]),
+    ("pairs", "| model | input \\| output \\| target (seed 0) | generator | G steps | seeds | seconds | L1 ↓ G_ema | "
+              "L1 ↓ G | sharpness | judge reads the target's class |", 270, "input, output, target",
+     [("G_ema", "l1", ".4f"), ("G", "l1", ".4f"), ("recipe", "hf_ratio", ".2f"), ("recipe", "judge_accuracy", ".1%")]),
 )
 PAIRS_INTRO = ("Pix2Pix (edges → digit, scored on 1,000 held-out test pairs: L1 per pixel on [-1, 1], the sharpness ratio "
                "of high-frequency energy, outputs / targets, and the judge's reading of the outputs):")
@@ -137,10 +137,11 @@ def gallery_markdown(summary: dict) -> str:
         lines += [header, "|---" * header.count(" | ") + "|---|"]
         for m in models:
             e = summary["models"][m]
-            cells = [f"| `{m}`", f'<img src="data/gallery/{m}.png" width="{width}" alt="{m}: {alt}">',
+            cells = [f"| `{m}`", f'<img src="data/gallery/{m}.png" width="{width}" alt="{m}: {alt}">', e["generator"],
                      _cite(f"models.{m}.steps", ",", e["steps"]), _cite(f"models.{m}.n_seeds", "d", e["n_seeds"]),
                      _cite(f"models.{m}.seconds.mean", ",.0f", e["seconds"]["mean"])]
-            cells += [_mean_std(summary, m, generator, score, fmt) for generator, score, fmt in columns]
+            cells += [_mean_std(summary, m, e["generator"] if generator == "recipe" else generator, score, fmt)
+                      for generator, score, fmt in columns]
             lines.append(" | ".join(cells) + " |")
     lines += ["", CHANGES_INTRO, "", CHANGES_HEADER, "|---" * CHANGES_HEADER.count(" | ") + "|---|"]
     for m, e in summary["models"].items():

@@ -44,6 +44,7 @@ from .records import CHECKOUT, RECORDS_DIR, recorded, save_record
 
 RECORD = Path("pacgan/table1.json")  # under data/records
 SHIPPED = Path(__file__).resolve().parent / "assets" / "pacgan_table1.json"  # its copy in the package (for Colab)
+GENERATORS = SHIPPED.with_name("pacgan_ring_trial0.pt")  # the recorded run's trial 0 on the ring, each method's G
 TRIALS, N_TRAIN, N_SAMPLES = 10, 100_000, 2_500
 MIXTURES = ("ring", "grid")
 METHODS = ("GAN", "PacGAN2", "WGAN-GP")
@@ -139,6 +140,43 @@ def write_shipped_and_readme(readme: Path = CHECKOUT / "README.md") -> None:
     readme.write_text(replace_block(readme.read_text(), README_START, README_END, markdown_table(json.loads(text))))
 
 
+def export_generators(path: Path = GENERATORS, mixture: str = "ring", trial: int = 0) -> Path:
+    """Train `trial` of every method on `mixture` again, as the recorded run did, check that each scores what the
+    record says (a trial repeats with one thread on the same torch and CPU: a mismatch is an error, nothing is
+    written), and write the three generators (fp16 state dicts) with their scores, atomically."""
+    from .core.checkpoint import save_checkpoint
+    record = json.loads((RECORDS_DIR / RECORD).read_text())
+    if record["settings"]["networks"] != "lab":
+        raise ValueError("only the lab networks' generators are exported (the notebook rebuilds them)")
+    torch.set_num_threads(1)
+    out = {"mixture": mixture, "trial": trial, "record_file": str(RECORD), "generators": {}}
+    for method in METHODS:
+        steps = record["settings"]["steps"][method]
+        mine = run_trial(mixture, method, trial, steps, keep_generator=True)
+        recorded_trial = next(t for t in record["results"]["trials"][f"{mixture}/{method}"] if t["trial"] == trial)
+        if [list(point) for point in mine["curve"]] != recorded_trial["curve"]:  # JSON made the tuples lists
+            raise RuntimeError(f"{method}, trial {trial}: scored {mine['curve']} now, {recorded_trial['curve']} in the "
+                               "record: another torch build or CPU? Run `python -m ganhelpers pacgan` again first")
+        state = {k: v.half() for k, v in mine["G"].state_dict().items()}
+        out["generators"][method] = {"state": state, "steps": steps, "modes": mine["modes"],
+                                     "high_quality": mine["high_quality"]}
+    return save_checkpoint(out, path)
+
+
+def load_generators(path: Path = GENERATORS) -> dict:
+    """The shipped generators of the recorded run's trial 0 on the ring: {method: (G in eval mode, float32, on the CPU,
+    {"steps", "modes", "high_quality"})}, loaded with `weights_only=True`."""
+    from .core.checkpoint import load_checkpoint
+    from .models.mlp import MLPGenerator
+    stored = load_checkpoint(path)
+    out = {}
+    for method, entry in stored["generators"].items():
+        G = MLPGenerator(2, (2,), hidden=(128,) * 3, batch_norm=False, output="linear")
+        G.load_state_dict({k: v.float() for k, v in entry["state"].items()})
+        out[method] = (G.eval(), {k: v for k, v in entry.items() if k != "state"})
+    return out
+
+
 def load_table() -> dict:
     """The recorded run of `python -m ganhelpers pacgan` (the package's copy of data/records/pacgan/table1.json)."""
     return json.loads(SHIPPED.read_text())
@@ -231,12 +269,17 @@ def main(argv=None) -> int:
                         f"{', '.join(f'{k} {v:,}' for k, v in LAB_STEPS.items())}); needed with --networks paper")
     parser.add_argument("--networks", choices=NETWORKS, default="lab", help="notebook 00's (default) or the paper's")
     parser.add_argument("--jobs", type=int, default=2, help="trials at a time, one thread each (default 2)")
+    parser.add_argument("--export", action="store_true",
+                        help="only train trial 0 on the ring again, check it against the record, ship its generators")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"the record to write (default data/records/{RECORD}, for the default settings only)")
     args = parser.parse_args(argv)
     for name in ("trials", "steps", "jobs"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if args.export:
+        print(f"wrote {export_generators()}")
+        return 0
     if args.networks == "paper" and args.steps is None:
         parser.error("--networks paper needs --steps: the paper's 400,000 steps take days on a CPU")
     default = args.trials == TRIALS and args.steps is None and args.networks == "lab"
@@ -263,6 +306,7 @@ def main(argv=None) -> int:
     path = save_record(out, command, settings, results, started=started, experiment="pacgan-table1")
     if args.out is None:  # the recorded run: the package ships a copy, for notebook 00 on a pip install
         write_shipped_and_readme()
+        print(f"wrote {export_generators()}")
     print(format_table(json.loads(Path(path).read_text())))
     return 0
 

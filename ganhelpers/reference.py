@@ -13,7 +13,8 @@ same weights again, a time budget would not), `evaluate --record` of G_ema and o
 Runs whose records exist are skipped, so an interrupted command continues where it stopped. Then the summary
 (`gallery.summarize`) decides, from the records, which generator each recipe samples: G_ema where it scored better
 than G on every one of at least three seeds, else G; seed 0's is exported in fp16, with its record, to
-`ganhelpers/assets/reference/MODEL.pt`, which `load_reference` loads (`weights_only=True`).
+`ganhelpers/assets/reference/MODEL.pt`, which `load_reference` loads (`weights_only=True`). A clone holds the
+records but no runs: `--seeds 0` then trains seed 0 again to export it, and checks that it scores as recorded.
 
 A variant (`--variant augment`) trains every model with one change to its recipe for as long as the recipe trains:
 the recipe's steps divided by the change's cost per step, measured by its benchmark
@@ -106,11 +107,47 @@ def run_one(model: str, seed: int, log=print, variant: str | None = None) -> Pat
         return run
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for args in commands(model, seed, variant):
-        if args[0] == "train" and (run / "checkpoint.pt").is_file():
-            continue  # an earlier, interrupted call trained it already
+        if args[0] == "train" and (run / "checkpoint.pt").is_file():  # an earlier call was interrupted
+            if trained_steps(run) >= variant_steps(model, variant):
+                continue  # after training
+            args = [*args, "--resume"]  # during training: continue from its last checkpoint (bit for bit)
         log(f"{name} seed {seed}: python -m ganhelpers {' '.join(args)}")
         subprocess.run([sys.executable, "-m", "ganhelpers", *args], check=True, env=env, cwd=CHECKOUT,
                        stdout=subprocess.DEVNULL)
+    return run
+
+
+def trained_steps(run: Path) -> int:
+    """The G steps of a run's checkpoint (`train` writes one every 500 steps and at the end)."""
+    return load_checkpoint(run / "checkpoint.pt")["step"]
+
+
+def seed_zero_run(model: str, log=print) -> Path:
+    """Seed 0's run folder of `model`, with its checkpoint, for `export`. A clone has the records but not the runs
+    (runs/ is not committed): then train it again with the recorded command and score it into a scratch record; a
+    step budget at one thread repeats on the same torch and CPU, so scores that differ from the committed records
+    are an error (another torch build or CPU), and nothing is exported."""
+    run = CHECKOUT / RUNS / f"{model}-seed0"
+    if (run / "checkpoint.pt").is_file() and trained_steps(run) >= RECIPES[model]:
+        return run
+    train, *evaluations = [args for args in commands(model, 0) if args[0] in ("train", "evaluate")]
+    if (run / "checkpoint.pt").is_file():  # an earlier call stopped during training
+        train = [*train, "--resume"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for args in (train, *evaluations):
+        committed = None
+        if args[0] == "evaluate":  # score into scratch/, beside the run, and compare with the committed record
+            committed = CHECKOUT / args[-1]
+            args = [*args[:-1], str(RUNS / f"{model}-seed0" / "scratch" / committed.name)]
+        log(f"{model} seed 0 (again, to export it): python -m ganhelpers {' '.join(args)}")
+        subprocess.run([sys.executable, "-m", "ganhelpers", *args], check=True, env=env, cwd=CHECKOUT,
+                       stdout=subprocess.DEVNULL)
+        if committed is not None:
+            again = json.loads((CHECKOUT / args[-1]).read_text())["scores"]
+            if again != json.loads(committed.read_text())["scores"]:
+                raise RuntimeError(f"{model} seed 0 trained again scores {again}, the committed {committed.name} "
+                                   f"{json.loads(committed.read_text())['scores']}: another torch build or CPU? "
+                                   f"Train the reference set again (python -m ganhelpers reference {model})")
     return run
 
 
@@ -221,12 +258,18 @@ def main(argv=None) -> int:
         with ThreadPoolExecutor(args.jobs) as pool:
             runs = dict(zip(jobs, pool.map(lambda job: run_one(*job, variant=args.variant), jobs)))
     from .gallery import SUMMARY, write_readme_gallery
-    print(f"rewrote the gallery of {write_readme_gallery(order=list(RECIPES))}")
+    print(f"rewrote the gallery of {write_readme_gallery(CHECKOUT / 'README.md', RECORDS_DIR, order=list(RECIPES))}")
     if not args.gallery and args.variant is None:
         decided = json.loads((RECORDS_DIR / SUMMARY).read_text())["models"]
         for model in models:
             if (model, 0) in runs:  # the generator the recipe samples: G_ema where the records kept that change
-                print(f"wrote {export(model, runs[(model, 0)], ema=decided[model]['generator'] == 'G_ema')}")
+                run, ema = seed_zero_run(model), decided[model]["generator"] == "G_ema"
+                print(f"wrote {export(model, run, ema=ema)}")
+                if not ema:  # the gallery's grid shows the generator the recipe samples (the run drew G_ema's)
+                    sample = [*commands(model, 0)[-1], "--raw"]
+                    subprocess.run([sys.executable, "-m", "ganhelpers", *sample], check=True, cwd=CHECKOUT,
+                                   env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL)
+                    print(f"wrote {sample[sample.index('--out') + 1]} (G)")
     return 0
 
 

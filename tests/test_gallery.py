@@ -62,6 +62,10 @@ def test_a_change_is_kept_only_when_better_on_every_seed_of_at_least_three(folde
         (folder / "reference" / "dcgan" / name).unlink()
     two = gallery.summarize(folder)["models"]["dcgan"]
     assert two["ema"]["kept"] is None and two["generator"] == "G"
+    row = next(line for line in gallery.gallery_markdown(gallery.summarize(folder)).splitlines()
+               if line.startswith("| `dcgan` | <img"))
+    assert " | G | " in row and "models.dcgan.G.confident.mean" in row  # the sampled generator's scores
+    assert "models.dcgan.G_ema.confident" not in row and "models.dcgan.G_ema.fd.mean" in row  # both FDs shown
 
 
 def test_readme_markers(folder):

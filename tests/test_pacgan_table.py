@@ -58,13 +58,27 @@ def test_standard_errors_and_the_table_beside_the_papers_rows():
     assert "WGAN-GP (paper" not in text and "WGAN-GP (lab networks, 3,000 steps)" in text and "over 2 trials" in text
 
 
-def test_the_command_writes_a_record_and_refuses_bad_input(tmp_path, capsys):
+def test_the_command_writes_a_record_ships_trial_0_and_refuses_bad_input(tmp_path, capsys, monkeypatch):
     out = tmp_path / "t.json"
     assert pt.main(["--trials", "1", "--steps", "2", "--jobs", "1", "--out", str(out)]) == 0
     record = json.loads(out.read_text())
     assert record["experiment"] == "pacgan-table1" and record["command"].startswith("python -m ganhelpers pacgan --trials 1")
     assert set(record["results"]["trials"]) == {f"{m}/{k}" for m in pt.MIXTURES for k in pt.METHODS}
     assert "ring: modes" in capsys.readouterr().out
+    (tmp_path / "pacgan").mkdir()
+    out.rename(tmp_path / pt.RECORD)
+    monkeypatch.setattr(pt, "RECORDS_DIR", tmp_path)
+    shipped = pt.export_generators(tmp_path / "g.pt")  # trial 0 again: it must score what the record says
+    generators = pt.load_generators(shipped)
+    assert set(generators) == set(pt.METHODS)
+    G, about = generators["PacGAN2"]
+    assert not G.training and G(torch.zeros(5, 2)).shape == (5, 2) and about["steps"] == 2
+    assert about["modes"] == record["results"]["trials"]["ring/PacGAN2"][0]["modes"]
+    record["results"]["trials"]["ring/GAN"][0]["curve"][-1][1] += 1  # a record that the rerun cannot match
+    (tmp_path / pt.RECORD).write_text(json.dumps(record))
+    with pytest.raises(RuntimeError, match="another torch build"):
+        pt.export_generators(tmp_path / "h.pt")
+    assert not (tmp_path / "h.pt").exists()
     for argv, message in ((["--steps", "5"], "--out PATH is needed"), (["--networks", "paper", "--out", "x"], "needs --steps"),
                           (["--trials", "0", "--out", "x"], "at least 1")):
         with pytest.raises(SystemExit):
@@ -80,6 +94,9 @@ def test_the_package_ships_the_recorded_table():
     assert pt.SHIPPED.read_text() == recorded.read_text(), "run: python -m ganhelpers pacgan"
     table = pt.load_table()
     assert table["settings"]["trials"] == pt.TRIALS and set(table["results"]["table"]) == set(pt.MIXTURES)
+    for method, (G, about) in pt.load_generators().items():  # trial 0 on the ring, as recorded
+        trial = table["results"]["trials"][f"ring/{method}"][0]
+        assert trial["trial"] == 0 and (about["modes"], about["high_quality"]) == (trial["modes"], trial["high_quality"])
     from ganhelpers.records import replace_block
     readme = (REPO / "README.md").read_text()
     assert replace_block(readme, pt.README_START, pt.README_END, pt.markdown_table(table)) == readme, \

@@ -1,6 +1,10 @@
 """ganhelpers/reference.py: the reference set's commands, one run end to end through the command line (records
 for G_ema and G, skipped when recorded), and its fp16 export, which `ganhelpers.reference.load_reference` loads."""
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -37,6 +41,11 @@ def test_a_variant_trains_the_same_time_with_its_change_and_records_apart(tmp_pa
     with pytest.raises(SystemExit):  # before any training
         reference.main(["gan", "--variant", "augment", "--seeds", "0"])
     assert "run its benchmark for gan first" in capsys.readouterr().err
+
+
+def test_every_variant_is_named_in_the_gallery():
+    from ganhelpers import gallery
+    assert set(reference.VARIANTS) <= set(gallery.CHANGES)
 
 
 def test_bad_input_exits_2(capsys):
@@ -80,3 +89,28 @@ def test_one_run_records_g_ema_and_g_exports_fp16_and_loads(tmp_path, monkeypatc
         reference.load_reference("dcgan")
     assert check_citations(f"{ema['scores']['fd']:.1f}<!-- record reference/gan/seed0.json scores.fd .1f -->",
                            tmp_path / "data" / "records") == []
+    (tmp_path / "pyproject.toml").write_text("")  # the command, in a checkout: one seed decides nothing, so G ships
+    (tmp_path / "README.md").write_text("# x\n<!-- gallery:start -->\n<!-- gallery:end -->\n")
+    grid = tmp_path / "data" / "gallery" / "gan.png"
+    grid.write_bytes(b"G_ema's grid")
+    assert reference.main(["gan", "--seeds", "0"]) == 0
+    assert torch.load(tmp_path / "assets" / "gan.pt", weights_only=True)["generator"] == "G"
+    assert grid.read_bytes().startswith(b"\x89PNG") and "| `gan` | <img" in (tmp_path / "README.md").read_text()
+    shutil.rmtree(run)  # a clone: the records but no run folder; seed 0 is trained again, and must score the same
+    assert reference.seed_zero_run("gan", log=lines.append) == run and (run / "checkpoint.pt").is_file()
+    assert "gan seed 0 (again, to export it): python -m ganhelpers train gan" in lines[-3]
+    shutil.rmtree(run)  # stopped during training (a checkpoint at step 2 of 4): the rerun resumes, scores the same
+    for name in ("seed0.json", "seed0-raw.json"):
+        (folder / name).unlink()
+    train = reference.commands("gan", 0)[0]
+    train[train.index("--steps") + 1] = "2"
+    subprocess.run([sys.executable, "-m", "ganhelpers", *train], cwd=tmp_path, check=True,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
+    assert reference.trained_steps(run) == 2
+    reference.run_one("gan", 0, log=lines.append)
+    assert lines[-4].endswith("--resume") and reference.trained_steps(run) == 4
+    assert json.loads((folder / "seed0.json").read_text())["scores"] == ema["scores"]  # bit for bit
+    shutil.rmtree(run)
+    (folder / "seed0.json").write_text(json.dumps({**ema, "scores": {**ema["scores"], "fd": 1.0}}))
+    with pytest.raises(RuntimeError, match="another torch build or CPU"):
+        reference.seed_zero_run("gan", log=lines.append)
