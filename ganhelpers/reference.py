@@ -244,9 +244,6 @@ def main(argv=None) -> int:
         parser.error(f"unknown model {unknown[0]!r}: the reference set has {', '.join(RECIPES)}")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    if not (CHECKOUT / "pyproject.toml").is_file():
-        parser.error("the reference set is written into a source checkout (data/records, the README, the package's "
-                     "assets): run it from a clone of the repository, installed with pip install -e .")
     if not args.gallery:
         models = args.models or list(RECIPES)
         jobs = [(m, s) for m in models for s in args.seeds]
@@ -255,6 +252,10 @@ def main(argv=None) -> int:
                 [variant_steps(m, args.variant) for m in models]  # before any training
             except ValueError as e:
                 parser.error(str(e))
+    if not (CHECKOUT / "pyproject.toml").is_file():  # after the checks of the arguments: bad input says so first
+        parser.error("the reference set is written into a source checkout (data/records, the README, the package's "
+                     "assets): run it from a clone of the repository, installed with pip install -e .")
+    if not args.gallery:
         with ThreadPoolExecutor(args.jobs) as pool:
             runs = dict(zip(jobs, pool.map(lambda job: run_one(*job, variant=args.variant), jobs)))
     from .gallery import SUMMARY, write_readme_gallery
