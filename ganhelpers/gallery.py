@@ -13,7 +13,7 @@ import json
 import statistics
 from pathlib import Path
 
-from .records import CHECKOUT, RECORDS_DIR, replace_block
+from .records import CHECKOUT, RECORDS_DIR, cite, replace_block
 
 SUMMARY = "reference/summary.json"
 START, END = "<!-- gallery:start -->", "<!-- gallery:end -->"
@@ -72,19 +72,23 @@ def paired(base: dict, base_seeds: list[int], new: dict, new_seeds: list[int]) -
             "kept": (lower == len(seeds)) if len(seeds) >= MIN_SEEDS else None}
 
 
+def _score(entry: dict) -> tuple[str, str]:
+    """The score that decides a model's changes, and its format: FD for noise-to-image, held-out L1 for Pix2Pix."""
+    return ("fd", ".1f") if entry["task"] == "noise" else ("l1", ".4f")
+
+
 def _decide(models: dict) -> None:
     """Add the recipe's decisions to the summary's entries: "ema" (G_ema against G, the same runs, so equal time)
     and "generator" (G_ema where that change is kept, else G); a variant's "versus_recipe" (its runs against the
     recipe's, on each generator, for the same time) and "kept" (on the generator the recipe samples)."""
     for entry in models.values():
-        score = "fd" if entry["task"] == "noise" else "l1"
+        score = _score(entry)[0]
         entry["ema"] = paired(entry["G"][score], entry["seeds"], entry["G_ema"][score], entry["seeds"])
         entry["generator"] = "G_ema" if entry["ema"]["kept"] else "G"
     for name, entry in models.items():
         base, _, variant = name.rpartition("-")
         if variant in CHANGES and base in models:  # a change the gallery can name: MODEL-VARIANT
-            recipe = models[base]
-            score = "fd" if entry["task"] == "noise" else "l1"
+            recipe, score = models[base], _score(entry)[0]
             entry.update(variant_of=base, variant=variant, versus_recipe={
                 g: paired(recipe[g][score], recipe["seeds"], entry[g][score], entry["seeds"]) for g in ("G_ema", "G")})
             entry["kept"] = entry["versus_recipe"][recipe["generator"]]["kept"]
@@ -97,7 +101,7 @@ def write_summary(folder: Path = RECORDS_DIR, order=()) -> Path:
 
 
 def _cite(key: str, fmt: str, value) -> str:
-    return f"{format(value, fmt)}<!-- record {SUMMARY} {key} {fmt} -->"
+    return cite(SUMMARY, key, fmt, value)
 
 
 def _mean_std(summary: dict, model: str, generator: str, score: str, fmt: str) -> str:
@@ -165,7 +169,7 @@ CHANGES_HEADER = "| model | change | seeds | score without | score with | lower 
 
 
 def _change_row(key: str, comparison: dict, change: str, model: str, entry: dict) -> str:
-    fmt = ".1f" if entry["task"] == "noise" else ".4f"
+    fmt = _score(entry)[1]
     kept = {True: "yes", False: "no", None: "not yet (too few seeds)"}[comparison["kept"]]
     return " | ".join([f"| `{model}`", change, ", ".join(map(str, comparison["seeds"])),
                        _cite(f"{key}.base_mean", fmt, comparison["base_mean"]),

@@ -41,6 +41,7 @@ from pathlib import Path
 import torch
 
 from .records import CHECKOUT, RECORDS_DIR, recorded, save_record
+from .records import cite as cite_record
 
 RECORD = Path("pacgan/table1.json")  # under data/records
 SHIPPED = Path(__file__).resolve().parent / "assets" / "pacgan_table1.json"  # its copy in the package (for Colab)
@@ -167,11 +168,10 @@ def load_generators(path: Path = GENERATORS) -> dict:
     """The shipped generators of the recorded run's trial 0 on the ring: {method: (G in eval mode, float32, on the CPU,
     {"steps", "modes", "high_quality"})}, loaded with `weights_only=True`."""
     from .core.checkpoint import load_checkpoint
-    from .models.mlp import MLPGenerator
     stored = load_checkpoint(path)
     out = {}
     for method, entry in stored["generators"].items():
-        G = MLPGenerator(2, (2,), hidden=(128,) * 3, batch_norm=False, output="linear")
+        G = build(method)[0]  # the lab generator, built where the protocol builds it
         G.load_state_dict({k: v.float() for k, v in entry["state"].items()})
         out[method] = (G.eval(), {k: v for k, v in entry.items() if k != "state"})
     return out
@@ -237,7 +237,7 @@ def markdown_table(record: dict, file: str = str(RECORD)) -> str:
     settings = record["settings"]
 
     def cite(key, fmt, value):
-        return f"{format(value, fmt)}<!-- record {file} {key} {fmt} -->"
+        return cite_record(file, key, fmt, value)
 
     def cells(base):
         return [f"{cite(base + f'.{k}.0', f, v[0])} ± {cite(base + f'.{k}.1', f, v[1])}{unit}"

@@ -46,6 +46,12 @@ def load_record(file: str, folder: Path = RECORDS_DIR) -> dict:
                                 f"{path}`") from None
 
 
+def cite(file: str, key: str, fmt: str, value) -> str:
+    """`value` formatted with `fmt`, followed by its citation of `file` (relative to data/records/) at `key`: what
+    `CITATION` reads back and `check_citations` compares."""
+    return f"{format(value, fmt)}<!-- record {file} {key} {fmt} -->"
+
+
 def recorded(record: dict, key: str):
     """The value at a dotted path of a record ("scores.fd", "train.steps", "train.parts.0.environment.torch")."""
     value = record

@@ -105,16 +105,20 @@ def run_one(model: str, seed: int, log=print, variant: str | None = None) -> Pat
     if done:
         log(f"{name} seed {seed}: recorded, skipped")
         return run
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for args in commands(model, seed, variant):
         if args[0] == "train" and (run / "checkpoint.pt").is_file():  # an earlier call was interrupted
             if trained_steps(run) >= variant_steps(model, variant):
                 continue  # after training
             args = [*args, "--resume"]  # during training: continue from its last checkpoint (bit for bit)
         log(f"{name} seed {seed}: python -m ganhelpers {' '.join(args)}")
-        subprocess.run([sys.executable, "-m", "ganhelpers", *args], check=True, env=env, cwd=CHECKOUT,
-                       stdout=subprocess.DEVNULL)
+        _ganhelpers(args)
     return run
+
+
+def _ganhelpers(args: list) -> None:
+    """`python -m ganhelpers ARGS` in the checkout, on one thread (as every reference run), its output discarded."""
+    subprocess.run([sys.executable, "-m", "ganhelpers", *args], check=True, cwd=CHECKOUT,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL)
 
 
 def trained_steps(run: Path) -> int:
@@ -133,20 +137,18 @@ def seed_zero_run(model: str, log=print) -> Path:
     train, *evaluations = [args for args in commands(model, 0) if args[0] in ("train", "evaluate")]
     if (run / "checkpoint.pt").is_file():  # an earlier call stopped during training
         train = [*train, "--resume"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for args in (train, *evaluations):
         committed = None
         if args[0] == "evaluate":  # score into scratch/, beside the run, and compare with the committed record
             committed = CHECKOUT / args[-1]
             args = [*args[:-1], str(RUNS / f"{model}-seed0" / "scratch" / committed.name)]
         log(f"{model} seed 0 (again, to export it): python -m ganhelpers {' '.join(args)}")
-        subprocess.run([sys.executable, "-m", "ganhelpers", *args], check=True, env=env, cwd=CHECKOUT,
-                       stdout=subprocess.DEVNULL)
+        _ganhelpers(args)
         if committed is not None:
             again = json.loads((CHECKOUT / args[-1]).read_text())["scores"]
-            if again != json.loads(committed.read_text())["scores"]:
+            if again != (before := json.loads(committed.read_text())["scores"]):
                 raise RuntimeError(f"{model} seed 0 trained again scores {again}, the committed {committed.name} "
-                                   f"{json.loads(committed.read_text())['scores']}: another torch build or CPU? "
+                                   f"{before}: another torch build or CPU? "
                                    f"Train the reference set again (python -m ganhelpers reference {model})")
     return run
 
@@ -268,8 +270,7 @@ def main(argv=None) -> int:
                 print(f"wrote {export(model, run, ema=ema)}")
                 if not ema:  # the gallery's grid shows the generator the recipe samples (the run drew G_ema's)
                     sample = [*commands(model, 0)[-1], "--raw"]
-                    subprocess.run([sys.executable, "-m", "ganhelpers", *sample], check=True, cwd=CHECKOUT,
-                                   env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL)
+                    _ganhelpers(sample)
                     print(f"wrote {sample[sample.index('--out') + 1]} (G)")
     return 0
 
