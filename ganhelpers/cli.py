@@ -3,7 +3,7 @@
     python -m ganhelpers train dcgan --dataset mnist-5k --minutes 5 --out runs/dcgan-mnist
     python -m ganhelpers sample runs/dcgan-mnist --n 64 --out samples.png
     python -m ganhelpers evaluate runs/dcgan-mnist --metric judge
-    python -m ganhelpers search dcgan --dataset mnist-5k --minutes 10 --out runs/search-dcgan
+    python -m ganhelpers search dcgan --dataset mnist-5k --minutes 10 --out runs/search-dcgan [--workers 2]
     python -m ganhelpers list
 
 Bad names, impossible numbers and a model that cannot take the dataset's shape exit with code 2
@@ -94,15 +94,30 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     e.add_argument("--raw", action="store_true", help="a run trained with --ema: score G itself, not G_ema")
-    r = sub.add_parser("search", help="hyperparameter search (successive halving) against the model's default")
+    r = sub.add_parser("search", help="hyperparameter search on Optuna (successive halving) against the model's "
+                       "default; several workers, on one machine or many, can share one study")
     r.add_argument("model", help=f"one of: {', '.join(MODELS)}")
     r.add_argument("--dataset", default="mnist-5k", help="noise-to-image models: one with an offline judge (mnist-5k, "
                    "mnist, shapes)")
-    r.add_argument("--minutes", type=_positive_float, help="total time budget of the search")
+    r.add_argument("--minutes", type=_positive_float, help="time budget of the search on this machine")
     r.add_argument("--steps", type=_positive_int, help="instead of --minutes: G steps per finalist (reproducible)")
     r.add_argument("--trials", type=_positive_int, default=8, help="configurations besides the default (default 8)")
     r.add_argument("--eta", type=int, default=3, help="keep the best 1/eta at each rung (default 3)")
-    r.add_argument("--out", help="search folder (default runs/search-MODEL-DATASET); rerun it to resume")
+    r.add_argument("--sampler", default="tpe", choices=["tpe", "random"], help="how Optuna proposes configurations "
+                   "(default tpe: random for the first 10 trials, then guided by the scores so far)")
+    r.add_argument("--pruner", default="halving", choices=["halving", "hyperband"],
+                   help="successive halving (default) or Hyperband")
+    r.add_argument("--out", help="search folder (default runs/search-MODEL-DATASET): trial folders, and the study "
+                   "(study.db) unless --storage is given; rerun to continue")
+    r.add_argument("--storage", help="where the study lives: a database URL, e.g. postgresql://USER:PASSWORD@HOST/DB "
+                   "shared by a class (default sqlite:///OUT/study.db)")
+    r.add_argument("--study", help="the study's name in the storage (default MODEL-DATASET)")
+    r.add_argument("--workers", type=_positive_int, default=1, help="worker processes on this machine (default 1); "
+                   "the machine's cores are shared out between them")
+    r.add_argument("--heartbeat", type=_positive_int, default=10, help="seconds between a worker's heartbeats; a "
+                   "trial silent for three of them is failed and run again (default 10)")
+    r.add_argument("--record", help="when the study is complete, also write it as a record (JSON): the command, "
+                   "where and when, the search's settings and plan, every trial's row, and the best and the default")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     sub.add_parser("list", help="list models and datasets")
@@ -121,6 +136,7 @@ def main(argv=None) -> int:
         from .pacgan_table import main as pacgan
         return pacgan(argv[1:])
     args = parser.parse_args(argv)
+    args.argv = argv  # a search with --workers starts copies of itself
     args.command_line = "python -m ganhelpers " + shlex.join(argv)  # for records: the command that made a result
     try:
         return {"train": _train, "sample": _sample, "evaluate": _evaluate, "search": _search,
@@ -264,21 +280,79 @@ def _resume_mismatch(out: Path, config, augment: str | None, ema: float) -> str 
 
 
 def _search(args, parser) -> int:
+    import os
+    import subprocess
     from . import search
+    import time
+    started = time.time()
     out = Path(args.out or f"runs/search-{args.model}-{args.dataset}")
-    try:  # every check comes before any training
+    try:  # every check comes before any training: arguments, then the store and the study in it
         job = search.Search(args.model, dataset=args.dataset, minutes=args.minutes, steps=args.steps,
-                            trials=args.trials, eta=args.eta, out=out, seed=args.seed, device=args.device)
+                            trials=args.trials, sampler=args.sampler, pruner=args.pruner, eta=args.eta, out=out,
+                            storage=args.storage, study=args.study, seed=args.seed, device=args.device,
+                            workers=args.workers, heartbeat=args.heartbeat)
+        job.open()
     except ValueError as e:
         parser.error(str(e))
     try:
-        results = job.run()  # prints each trial, then the table, the best configuration and the default's score
+        if args.workers == 1:
+            study = job.run()  # prints each trial's rungs, then the table, the best configuration and the default
+        else:  # N copies of this command, one worker each, sharing the cores; this process only waits
+            job.prepare()  # the per-trial budget, planned once and stored in the study for every worker
+            argv = _without_option(args.argv, "--workers")
+            env = {**os.environ, "OMP_NUM_THREADS": str(search.study.worker_threads(args.workers))}
+            workers = [subprocess.Popen([sys.executable, "-m", "ganhelpers", *argv, "--workers", "1"], env=env)
+                       for _ in range(args.workers)]
+            failed = [w.args for w in workers if w.wait() != 0]
+            if failed:
+                print(f"error: {len(failed)} of {args.workers} workers failed (their messages are above)",
+                      file=sys.stderr)
+                return 1
+            study = job.open()
+            print(search.format_table(study))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    search.plot_search(results, out / "search.png")
-    print(f"wrote {out / 'results.json'}, {out / 'results.csv'}, {out / 'search.png'}; trials in {out}/trial_*")
+    if args.storage is None:
+        print(f"study {job.study_name!r} in {out / 'study.db'}; trials in {out}/trial_*")
+    if args.record:
+        _search_record(args, study, started)
     return 0
+
+
+def _search_record(args, study, started):
+    """The study as a record: settings and plan, every trial's row, the best and the default (value and values)."""
+    from . import search
+    from .core.runtime import get_device
+    from .records import save_record
+    rows, default = search.table_rows(study), search.default_trial(study)
+    if default is None or any(r["status"] in ("running", "waiting") for r in rows):
+        print(f"the study is not complete yet: no record written to {args.record} (run the command again)")
+        return
+    best = study.best_trial
+    done = [r for r in rows if r["status"] in ("complete", "pruned", "diverged")]
+    summary = lambda t: {"trial": t.number, "value": t.value, "values": t.user_attrs["values"],  # noqa: E731
+                         "steps": t.user_attrs["steps"][-1], "seconds": t.user_attrs["seconds"][-1],
+                         "scores": t.user_attrs["scores"]}
+    import optuna
+    save_record(Path(args.record), args.command_line, {**study.user_attrs["search"], "plan": study.user_attrs["plan"],
+                                                       "workers": args.workers, "optuna": optuna.__version__},
+                {"metric": study.user_attrs["search"]["metric"], "n_trials": len(done), "best": summary(best),
+                 "default": summary(default), "best_beats_default": best.number != default.number, "trials": rows},
+                device=get_device(args.device), started=started, experiment="search", study=study.study_name)
+
+
+def _without_option(argv: list, option: str) -> list:
+    """argv less `option VALUE` and `option=VALUE`."""
+    kept, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == option:
+            skip = True
+        elif not a.startswith(option + "="):
+            kept.append(a)
+    return kept
 
 
 def _run_folder(parser, run: Path, weights: str = "checkpoint.pt"):

@@ -3,8 +3,14 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from ganhelpers import records
 from tests.helpers import REPO
+
+# the maintainers' benchmark scripts, each in a subprocess (~17 s together), run at current versions only; the code
+# they time (the trainer, FID's extractor, augmentation) is unit-tested on the floors in its own files
+pytestmark = pytest.mark.slow_e2e
 
 
 def test_bench_train_writes_a_record_of_every_number_it_prints(tmp_path):

@@ -237,6 +237,7 @@ def test_evaluate_fid_offline_exits_1_naming_the_judges(tmp_path, capsys, monkey
     (["search", "pix2pix", "--dataset", "ring8", "--steps", "4"], "2-D points"),
     (["search", "dcgan", "--dataset", "cifar10", "--steps", "4"], "no offline judge for 'cifar10'"),
     (["search", "gan", "--steps", "4", "--eta", "1"], "eta=1"),
+    (["search", "gan", "--steps", "4", "--storage", "mongodb://localhost/gan"], "give a database URL starting with"),
 ])
 def test_cli_search_bad_input_exits_2_before_any_work(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -246,17 +247,20 @@ def test_cli_search_bad_input_exits_2_before_any_work(args, message, capsys, tmp
     assert not (tmp_path / "runs").exists()
 
 
-def test_cli_search_prints_the_table_the_best_and_the_default(tmp_path, capsys):
+def test_cli_search_prints_the_table_the_best_and_the_default_and_refuses_another_search(tmp_path, capsys):
     out = tmp_path / "s"
-    assert main(["search", "gan", "--steps", "4", "--trials", "2", "--eta", "2", "--out", str(out),
-                 "--device", "cpu"]) == 0
+    search = ["search", "gan", "--steps", "4", "--trials", "2", "--eta", "2", "--out", str(out), "--device", "cpu"]
+    assert main(search) == 0
     text = capsys.readouterr().out
     assert "trial  lr_G" in text and "judge_fd@2" in text and "best: trial" in text
-    assert "default (trial 0, same budget): judge_fd" in text
-    assert {p.name for p in out.iterdir()} >= {"results.json", "results.csv", "search.png", "trial_000"}
-    assert main(["search", "gan", "--steps", "4", "--trials", "2", "--eta", "2", "--out", str(out),
-                 "--device", "cpu"]) == 0
-    assert "resuming" in capsys.readouterr().out  # nothing left to train
+    assert "default (trial 0, same budget): judge_fd" in text and "study 'gan-mnist-5k' in" in text
+    assert {p.name for p in out.iterdir()} >= {"study.db", "trial_000"}
+    assert main(search) == 0
+    assert "rung 1/" not in capsys.readouterr().out  # the study is complete: nothing trained again
+    with pytest.raises(SystemExit) as exit_info:  # the same study with another space: refused before training
+        main([*search[:-2], "--sampler", "random", "--device", "cpu"])
+    assert exit_info.value.code == 2
+    assert "was created by another search (sampler 'tpe' there, 'random' here)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["sample", "evaluate"])

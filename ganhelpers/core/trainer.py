@@ -123,6 +123,7 @@ class Trainer:
             write_text_atomic(self.out_dir / "config.json", json.dumps({**self.meta, "train": asdict(cfg)}, indent=2))
         start, start_step = time.monotonic(), self.step
         self._start = self._fit_start = start
+        self._stop_request = None  # a stop ends the fit it was asked in; a later fit() continues the run
         for cb in self.callbacks:
             cb.on_train_start(self)
         bar = _progress(cfg, self.step)

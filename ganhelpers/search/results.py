@@ -1,53 +1,12 @@
-"""The results of `ganhelpers.search`: saved atomically as JSON and CSV, loaded back, shown as a text
-table and a figure. `ganhelpers.search` re-exports it.
+"""A study of `ganhelpers.search` as a table: one row per trial, best first, then the best configuration
+against the default. The study itself (Optuna's) holds everything: `study.trials`, `study.best_trial`, and
+Optuna's plots (`optuna.visualization.matplotlib.plot_optimization_history(study)`, ...).
 """
 from __future__ import annotations
 
-import csv
-import json
 import math
-import os
-from pathlib import Path
 
-
-def save_results(results: dict, out) -> None:
-    """OUT/results.json (everything) and OUT/results.csv (the table), each written atomically."""
-    rows, out = table_rows(results), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    def write_csv(f):
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    for name, write in (("results.json", lambda f: json.dump(results, f, indent=1)), ("results.csv", write_csv)):
-        tmp = out / f"{name}.tmp"
-        with open(tmp, "w", newline="") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out / name)  # a crash mid-write leaves the previous file whole
-
-
-def load_results(out) -> dict:
-    return json.loads((Path(out) / "results.json").read_text())
-
-
-def table_rows(results: dict) -> list[dict]:
-    """One dict per trial, best first: trial, the parameters, status, steps, seconds, the score at each rung."""
-    name, sign = results["metric"], -1 if results["higher_is_better"] else 1
-
-    def order(t):
-        last = t["scores"][-1] if t["scores"] else None
-        return -len(t["scores"]), math.inf if last is None else sign * last, t["trial"]
-
-    rows, n_rungs = [], len(results["plan"]["fractions"])
-    for t in sorted(results["trials"], key=order):
-        note = ("best" if t["trial"] == results.get("best") else "") + (" default" if t["default"] else "")
-        rows.append({"trial": t["trial"], **t["values"], "status": t["status"], "steps": (t["steps"] or [0])[-1],
-                     "seconds": round((t["seconds"] or [0.0])[-1], 1),
-                     **{f"{name}@{k + 1}": (t["scores"] + [""] * n_rungs)[k] for k in range(n_rungs)},
-                     "note": note.strip()})
-    return rows
+from optuna.trial import TrialState
 
 
 def format_value(v) -> str:
@@ -56,45 +15,78 @@ def format_value(v) -> str:
     return "-" if v is None else str(v).replace(", ", ",") if isinstance(v, list) else str(v)
 
 
-def format_table(results: dict) -> str:
-    """The results as a plain-text table (best first), then the best configuration against the default."""
-    rows = table_rows(results)
+def status(trial) -> str:
+    """complete, pruned (stopped at a rung), diverged (a NaN loss or score), running, waiting or failed (its worker
+    died: the trial was queued again)."""
+    if "diverged" in trial.user_attrs:
+        return "diverged"
+    return trial.state.name.lower().replace("fail", "failed")
+
+
+def table_rows(study) -> list[dict]:
+    """One dict per trial, best first: trial, the searched values, status, steps, seconds, the score at each rung."""
+    search = study.user_attrs["search"]
+    name, n_rungs, eta = search["metric"], search["rungs"], search["eta"]
+    sign = -1 if study.direction.name == "MAXIMIZE" else 1
+    best = _best(study)
+
+    def order(t):
+        last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
+        return -len(t.intermediate_values), math.inf if last is None or last != last else sign * last, t.number
+
+    rows = []
+    for t in sorted(study.get_trials(deepcopy=False), key=order):
+        values = t.user_attrs.get("values") or {key: "" for key in search["space"]}
+        note = ("best" if best is not None and t.number == best.number else "") + \
+               (" default" if t.user_attrs.get("default") else "")
+        rows.append({"trial": t.number, **values, "status": status(t), "steps": (t.user_attrs.get("steps") or [0])[-1],
+                     "seconds": round((t.user_attrs.get("seconds") or [0.0])[-1], 1),
+                     **{f"{name}@{k + 1}": t.intermediate_values.get(eta ** k, "") for k in range(n_rungs)},
+                     "note": note.strip()})
+    return rows
+
+
+def _best(study):
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value == t.value]
+    return (max if study.direction.name == "MAXIMIZE" else min)(complete, key=lambda t: t.value) if complete else None
+
+
+def default_trial(study):
+    """The default configuration's finished trial (trial 0, or the retry of a trial 0 whose worker died), or None."""
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.user_attrs.get("default")]
+    return done[0] if done else None
+
+
+def format_table(study) -> str:
+    """The study as a plain-text table (best first), then the best configuration against the default."""
+    rows = table_rows(study)
+    if not rows:
+        return "no trials yet"
     cells = [list(rows[0])] + [[format_value(v) for v in r.values()] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    by_id, name = {t["trial"]: t for t in results["trials"]}, results["metric"]
-    best, default = by_id.get(results.get("best")), by_id[0]
+    name, best, default = study.user_attrs["search"]["metric"], _best(study), default_trial(study)
     if best is not None:
-        lines.append(f"best: trial {best['trial']}, {name} {format_value(best['scores'][-1])}, with "
-                     + ", ".join(f"{k}={format_value(v)}" for k, v in best["values"].items()))
-        lines.append(f"default (trial 0, same budget): {name} {format_value((default['scores'] or [None])[-1])}"
-                     + ("; no candidate beat the default" if best["default"] else "; the best beats the default"))
+        lines.append(f"best: trial {best.number}, {name} {format_value(best.value)}, with "
+                     + ", ".join(f"{k}={format_value(v)}" for k, v in best.user_attrs["values"].items()))
+    if default is not None and best is not None:
+        lines.append(f"default (trial {default.number}, same budget): {name} {format_value(default.value)}"
+                     + ("; no candidate beat the default" if best.number == default.number
+                        else "; the best beats the default"))
     return "\n".join(lines)
 
 
-def plot_search(results: dict, path=None):
-    """Score against trial (every rung) and one scatter per parameter (first-rung scores); returns the figure."""
-    from ..viz.plot import new_figure, tight_layout
-    keys, name, trials = list(results["key"]["space"]), results["metric"], results["trials"]
-    fig, axes = new_figure(1 + len(keys), figsize=(3.6 + 2.6 * len(keys), 3.0))
-    for k in range(len(results["plan"]["fractions"])):
-        at = [(t["trial"], t["scores"][k]) for t in trials if len(t["scores"]) > k and t["scores"][k] is not None]
-        if at:
-            axes[0].scatter(*zip(*at), s=14 + 14 * k, label=f"rung {k + 1}")
-    axes[0].set(xlabel="trial (0 = the default)", ylabel=name, title="score by trial and rung")
-    axes[0].legend(fontsize=7)
-    axes[0].xaxis.get_major_locator().set_params(integer=True)  # trial numbers
-    for ax, key in zip(axes[1:], keys):
-        points = [(t["values"][key], t["scores"][0], t["default"]) for t in trials if t["scores"] and
-                  t["scores"][0] is not None and isinstance(t["values"][key], (int, float))]
-        x, y, is_default = zip(*points) if points else ((), (), ())
-        log = results["key"]["space"][key].get("log") or (x and min(x) > 0 and max(x) / min(x) > 20)
-        ax.scatter([math.log10(v) for v in x] if log else x, y, c=["tab:red" if d else "tab:blue" for d in is_default],
-                   s=18)  # red: the default
-        if x and all(isinstance(v, int) for v in x):
-            ax.set_xticks(sorted(set(x)))
-        ax.set(xlabel=f"log10 {key}" if log else key, title=f"{name} at rung 1 (red: default)" if key == keys[0] else "")
-    tight_layout(fig)
-    if path:
-        fig.savefig(path, dpi=80)
-    return fig
+def rung_study(study, rung: int = 1):
+    """The candidates' scores at one rung (1 = the first) as a study of their own, in memory: every trial that
+    reached the rung, pruned ones included, with its score there as its value. At the first rung every trial
+    trained equally long, so Optuna's parameter importances and slice plots of this study compare like with like
+    (those of `study` see only the few trials that finished)."""
+    import optuna
+    eta = study.user_attrs["search"]["eta"]
+    at = optuna.create_study(direction=study.direction)
+    for t in study.get_trials(deepcopy=False):
+        value = t.intermediate_values.get(eta ** (rung - 1))
+        if t.params and value is not None and value == value:  # the default has no params: it is no candidate
+            at.add_trial(optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=value,
+                                                   user_attrs=t.user_attrs))
+    return at

@@ -127,6 +127,11 @@ def test_time_budget_and_stop_request():
     trainer.fit()
     assert trainer.step == 3 and trainer.stopped_reason == "stopped by the user"
     assert trainer.history["step"][-1] == 3  # the partial window was logged
+    trainer.fit()  # a stop ends the fit it was asked in: the next fit goes on to the end (the search's rungs)
+    straight = make_trainer()
+    straight.fit()
+    assert trainer.step == 12 and trainer.stopped_reason == "finished"
+    assert all(torch.equal(v, weights(straight)[k]) for k, v in weights(trainer).items())  # as one straight run
 
 
 def test_sample_fixed_is_repeatable_and_leaves_training_rng_alone():

@@ -61,9 +61,19 @@ def site_dir() -> Path:
 @pytest.fixture(scope="session")
 def rehearsal_env(tmp_path_factory) -> lib.RehearsalEnv:
     """Python with the project installed the way the set-up cell installs it, from a clone and without
-    extras, over what Colab preinstalls. GANHELPERS_REHEARSAL_PYTHON=/path/to/python uses that
-    interpreter as it is instead (a machine without network where everything is preinstalled).
-    A built environment (several GB: torch's CUDA libraries) is deleted at the end of the session."""
+    extras, over what Colab preinstalls. GANHELPERS_REHEARSAL_ENV_DIR=DIR uses the one `rehearsal_lib.py env DIR`
+    built beforehand (CI builds it while the main pytest runs, and deletes it); GANHELPERS_REHEARSAL_PYTHON=
+    /path/to/python uses that interpreter as it is instead (a machine without network where everything is
+    preinstalled). An environment built here (several GB: torch's CUDA libraries) is deleted at the session's end."""
+    prebuilt = os.environ.get(lib.ENV_DIR_VAR)
+    if prebuilt:
+        env = lib.built_env(Path(prebuilt))
+        print(f"\nrehearsal: {lib.ENV_DIR_VAR}={prebuilt}: the environment built beforehand, in "
+              f"{', '.join(f'{k} {v:.0f} s' for k, v in env.seconds.items())}; versions {env.after}")
+        if env.changed():
+            print("rehearsal: WARNING: " + lib.changed_message(env))
+        yield env
+        return
     given = os.environ.get(lib.ENV_PYTHON_VAR)
     if given:
         env = lib.given_env(given)

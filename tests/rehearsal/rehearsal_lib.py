@@ -3,6 +3,7 @@
 Used by the fixtures in conftest.py, and runnable by hand:
 
     python tests/rehearsal/rehearsal_lib.py env DIR        # build the rehearsal environment in DIR, print its python
+                                                           # (then GANHELPERS_REHEARSAL_ENV_DIR=DIR uses it as built)
     python tests/rehearsal/rehearsal_lib.py standins DIR   # make the download stand-ins in DIR
 
 Nothing here patches ganhelpers or the notebooks: the stand-ins are files laid out exactly as torchvision's
@@ -192,6 +193,8 @@ COLAB_PINNED = ("torch", "torchvision", "numpy", "scipy", "matplotlib", "ipywidg
 COLAB_OTHERS = ("ipykernel", "nbclient", "nbformat")  # also preinstalled by Colab; the kernel needs ipykernel
 FLOOR_FILE = HERE / "floor.txt"  # Colab's preinstalls at the floors pyproject.toml declares, plus the kernel and pytest
 ENV_PYTHON_VAR = "GANHELPERS_REHEARSAL_PYTHON"  # use this interpreter as is instead of building an environment
+ENV_DIR_VAR = "GANHELPERS_REHEARSAL_ENV_DIR"  # an environment `build_env` built beforehand (CI: while the main
+                                             # pytest runs): used as built, the version check included
 
 
 @dataclass
@@ -334,6 +337,19 @@ def build_env(where: Path, root: Path = ROOT, say=print) -> RehearsalEnv:
     (where / "versions.json").write_text(json.dumps(
         {"before": before, "after": after, "seconds": seconds, "setup_command": command}, indent=1))
     return env
+
+
+def built_env(where: Path) -> RehearsalEnv:
+    """The environment `build_env(where)` built earlier (`python rehearsal_lib.py env DIR`), as it returned it: its
+    versions before and after the set-up cell's command come from versions.json, which is written last."""
+    where = Path(where)
+    record = where / "versions.json"
+    if not record.is_file():
+        raise FileNotFoundError(f"{ENV_DIR_VAR}={where}: no versions.json, so its build did not finish "
+                                f"(see {where / 'build.log'})")
+    saved = json.loads(record.read_text())
+    return RehearsalEnv(where / "venv" / "bin" / "python", True, where / "clone", saved["setup_command"],
+                        saved["before"], saved["after"], saved["seconds"])
 
 
 def given_env(python: str) -> RehearsalEnv:
@@ -539,4 +555,4 @@ if __name__ == "__main__":
         print(json.dumps({"seconds": e.seconds, "before": e.before, "after": e.after}, indent=1))
         if e.changed():
             print(changed_message(e))
-        print(f"built in {time.perf_counter() - t:.0f} s\n{ENV_PYTHON_VAR}={e.python}")
+        print(f"built in {time.perf_counter() - t:.0f} s\n{ENV_DIR_VAR}={args.dir}  (or {ENV_PYTHON_VAR}={e.python})")

@@ -34,21 +34,30 @@ def test_colab_kernel_packages_present(rehearsal_env):
     assert not missing, f"the rehearsal environment lacks {missing}"
 
 
+# Left out on the floors: tests marked slow_e2e (pyproject.toml), the maintainers' commands run end to end through
+# subprocesses (the reference set, PacGAN's table, the benchmarks: 73 of the 137 s here). They are run at current
+# versions only, by the main pytest; what a student's older runtime does with their output (loading the shipped
+# generators) and the code they drive (training, checkpoints, scoring) have unit tests of their own, run here.
+FLOOR_MARKERS = "not browser and not rehearsal and not slow_e2e"
+
+
 def test_unit_tests_pass_on_the_floors(rehearsal_env):
     """The unit tests, run with the environment's own pytest against the installed ganhelpers: when the
-    environment was built from floor.txt, this is CI's run on the oldest versions pyproject.toml allows."""
+    environment was built from floor.txt, this is CI's run on the oldest versions pyproject.toml allows
+    (all but the slow_e2e tests, which the main pytest runs)."""
     if not rehearsal_env.built:
         pytest.skip(f"{lib.ENV_PYTHON_VAR} given: not the floor environment")
     pytest_bin = rehearsal_env.python.parent / "pytest"  # not `python -m pytest`: that would import the clone's
     tests = rehearsal_env.clone / "tests"                 # source folder instead of the installed package
     out = subprocess.run([str(pytest_bin), str(tests), "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                          "-p", "ganhelpers.testing", "-m", "not browser and not rehearsal",
+                          "-p", "ganhelpers.testing", "-m", FLOOR_MARKERS,
                           "--ignore", str(tests / "test_browser.py"), "--ignore", str(tests / "rehearsal")],
                          capture_output=True, text=True, cwd=rehearsal_env.clone.parent, timeout=1800,
                          env=_without_this_venv(rehearsal_env.python))
     summary = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
-    print(f"unit tests on {rehearsal_env.after}: {summary}")
+    print(f"unit tests on {rehearsal_env.after} (-m '{FLOOR_MARKERS}'): {summary}")
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
+    assert " passed" in summary, summary  # exit code 0 also when every test skipped
 
 
 def _without_this_venv(python: Path) -> dict:
