@@ -282,8 +282,8 @@ def _resume_mismatch(out: Path, config, augment: str | None, ema: float) -> str 
 def _search(args, parser) -> int:
     import os
     import subprocess
-    from . import search
     import time
+    from . import search
     started = time.time()
     out = Path(args.out or f"runs/search-{args.model}-{args.dataset}")
     try:  # every check comes before any training: arguments, then the store and the study in it
@@ -322,6 +322,7 @@ def _search(args, parser) -> int:
 
 def _search_record(args, study, started):
     """The study as a record: settings and plan, every trial's row, the best and the default (value and values)."""
+    import optuna
     from . import search
     from .core.runtime import get_device
     from .records import save_record
@@ -334,7 +335,6 @@ def _search_record(args, study, started):
     summary = lambda t: {"trial": t.number, "value": t.value, "values": t.user_attrs["values"],  # noqa: E731
                          "steps": t.user_attrs["steps"][-1], "seconds": t.user_attrs["seconds"][-1],
                          "scores": t.user_attrs["scores"]}
-    import optuna
     save_record(Path(args.record), args.command_line, {**study.user_attrs["search"], "plan": study.user_attrs["plan"],
                                                        "workers": args.workers, "optuna": optuna.__version__},
                 {"metric": study.user_attrs["search"]["metric"], "n_trials": len(done), "best": summary(best),

@@ -96,12 +96,12 @@ def open_storage(url: str, heartbeat: int = 10) -> optuna.storages.RDBStorage:
     queued again (`RetryHeartbeatStaleTrialCallback`). A ValueError that says what to check when it cannot connect."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
-    backend, shown = check_storage(url), make_url(url).render_as_string(hide_password=True)
-    if make_url(url).drivername == "postgresql":  # no driver named: take the one installed (SQLAlchemy 2.0 would
-        import importlib.util                    # take psycopg2, 2.1 psycopg 3; Colab has psycopg2)
+    backend, parsed = check_storage(url), make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.drivername == "postgresql":  # no driver named: take the one installed (SQLAlchemy 2.0 would
+        import importlib.util              # take psycopg2, 2.1 psycopg 3; Colab has psycopg2)
         driver = next((d for d in ("psycopg2", "psycopg") if importlib.util.find_spec(d)), None)
-        url = make_url(url).set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False) \
-            if driver else url
+        url = parsed.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False) if driver else url
     connect = {"timeout": 60} if backend == "sqlite" else {"connect_timeout": 10} if backend == "postgresql" else {}
     try:
         for attempt in range(3):
@@ -278,7 +278,8 @@ class Search:
         trial.set_user_attr("default", default)
         trial.study.sampler = self._sampler(trial.number)
         run = resolve(self.spec, {} if default else suggest(trial, self.space), self.seed)
-        trial.set_user_attr("values", shown_values(self.spec, self.space, run))
+        values = shown_values(self.spec, self.space, run)
+        trial.set_user_attr("values", values)
         T, n_rungs = plan["trial_budget"], len(plan["fractions"])
         config = TrainConfig(**{**run["train"], "steps": self.steps or UNLIMITED, "device": self.device,
                                 "log_every": 10, "out_dir": str(self.out / f"trial_{trial.number:03d}"),
@@ -311,7 +312,7 @@ class Search:
             trial.set_user_attr("scores", {key: v for key, v in score.items() if key != "step"})
             trial.report(value, self.eta ** k)  # the step: this rung's budget in units of the first rung's
             self._say(f"rung {k + 1}/{n_rungs} trial {trial.number:>2}{' (default)' if default else ''} "
-                      + " ".join(f"{key}={format_value(v)}" for key, v in trial.user_attrs["values"].items())
+                      + " ".join(f"{key}={format_value(v)}" for key, v in values.items())
                       + f": {self.metric.name} {format_value(value)} ({trainer.step} steps, {trainer.seconds:.0f} s)")
             if not math.isfinite(value):
                 trial.set_user_attr("diverged", f"{self.metric.name} is {value}")
